@@ -1,0 +1,12 @@
+# Every third-party dependency, found once, as imported targets.
+find_package(PkgConfig REQUIRED)
+find_package(Threads REQUIRED)
+pkg_check_modules(URING REQUIRED IMPORTED_TARGET liburing)
+pkg_check_modules(LMDB REQUIRED IMPORTED_TARGET lmdb)
+find_package(OpenSSL REQUIRED)
+find_package(prometheus-cpp CONFIG REQUIRED)
+find_package(CLI11 CONFIG REQUIRED)
+find_package(GTest CONFIG REQUIRED)
+if(CLOUDLINK_BENCH)
+  find_package(benchmark CONFIG REQUIRED)
+endif()

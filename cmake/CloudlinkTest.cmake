@@ -1,0 +1,25 @@
+# cloudlink_add_test(NAME name LABEL label [TIMEOUT seconds] COMMAND cmd args...)
+#   Registers one CTest test with a label (unit, integration, bpf, e2e) and a timeout.
+# cloudlink_add_gtest(NAME name SOURCES a.cpp... LIBS libs... [LABEL unit] [TIMEOUT s])
+#   Builds a GoogleTest executable and registers it.
+function(cloudlink_add_test)
+  cmake_parse_arguments(T "" "NAME;LABEL;TIMEOUT" "COMMAND" ${ARGN})
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 120)
+  endif()
+  add_test(NAME ${T_NAME} COMMAND ${T_COMMAND})
+  set_tests_properties(${T_NAME} PROPERTIES LABELS "${T_LABEL}" TIMEOUT ${T_TIMEOUT})
+endfunction()
+
+function(cloudlink_add_gtest)
+  cmake_parse_arguments(T "" "NAME;LABEL;TIMEOUT" "SOURCES;LIBS" ${ARGN})
+  if(NOT T_LABEL)
+    set(T_LABEL unit)
+  endif()
+  add_executable(${T_NAME} ${T_SOURCES})
+  target_link_libraries(${T_NAME} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main)
+  target_include_directories(${T_NAME} PRIVATE ${PROJECT_SOURCE_DIR}/tests/unit)
+  target_compile_definitions(${T_NAME} PRIVATE
+    CLOUDLINK_TEST_VECTORS="${PROJECT_SOURCE_DIR}/tests/vectors")
+  cloudlink_add_test(NAME ${T_NAME} LABEL ${T_LABEL} TIMEOUT ${T_TIMEOUT} COMMAND ${T_NAME})
+endfunction()

@@ -1,0 +1,71 @@
+// The LMDB `routes` environment under DATA_DIR/routes: written only by cloudlink-control,
+// read by every dataplane worker. One write transaction per logical change, so a reader sees
+// all of a change or none of it.
+#pragma once
+
+#include <lmdb.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/result.h"
+#include "common/route_record.h"
+
+namespace cloudlink {
+
+enum class LookupStatus { kFound, kNotFound, kError };
+
+class RouteTable {
+ public:
+  // Opens DATA_DIR/routes. Read-only opens never write data pages; when the environment does
+  // not exist yet it is created empty so a dataplane can start before the first route.
+  static Result<RouteTable> open_readonly(const std::string& data_dir);
+  static Result<RouteTable> open_writable(const std::string& data_dir);
+
+  RouteTable(RouteTable&&) noexcept;
+  RouteTable& operator=(RouteTable&&) noexcept;
+  ~RouteTable();
+
+  // One per thread; holds a reset read transaction that each lookup renews, so a lookup sees
+  // the newest committed table and a writer is never blocked by an idle reader.
+  class Reader {
+   public:
+    Reader(Reader&&) noexcept;
+    Reader& operator=(Reader&&) noexcept;
+    ~Reader();
+    // host must be lower-case (normalize_hostname). Exact match first, then the longest
+    // "*." wildcard suffix: for a.b.example.com, "*.b.example.com" then "*.example.com" ...
+    LookupStatus lookup(std::string_view host, Route& out);
+    // On kError, what went wrong (static text plus LMDB's message).
+    const char* last_error() const { return last_error_; }
+
+   private:
+    friend class RouteTable;
+    Reader(MDB_env* env, MDB_dbi dbi, MDB_txn* txn) : env_(env), dbi_(dbi), txn_(txn) {}
+    MDB_env* env_ = nullptr;
+    MDB_dbi dbi_ = 0;
+    MDB_txn* txn_ = nullptr;
+    const char* last_error_ = "";
+  };
+  Result<Reader> make_reader();
+
+  // Writer side (control). Each call is one write transaction.
+  Result<void> put(std::string_view host, const Route& route);
+  Result<bool> remove(std::string_view host);  // false when the host had no route
+  Result<std::vector<std::pair<std::string, Route>>> list();
+  // Replaces the whole table in one transaction (routes sync).
+  Result<void> replace_all(const std::vector<std::pair<std::string, Route>>& routes);
+
+ private:
+  struct EnvDeleter {
+    void operator()(MDB_env* env) const;
+  };
+  RouteTable(std::unique_ptr<MDB_env, EnvDeleter> env, MDB_dbi dbi) : env_(std::move(env)), dbi_(dbi) {}
+  std::unique_ptr<MDB_env, EnvDeleter> env_;
+  MDB_dbi dbi_ = 0;
+};
+
+}  // namespace cloudlink
