@@ -1,0 +1,131 @@
+#include "dataplane/config.h"
+
+#include <CLI/CLI.hpp>
+#include <charconv>
+#include <cmath>
+#include <thread>
+
+namespace cloudlink::dataplane {
+
+Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
+  double scale = 1000.0;
+  if (text.ends_with("ms")) {
+    scale = 1.0;
+    text.remove_suffix(2);
+  } else if (text.ends_with("s")) {
+    text.remove_suffix(1);
+  } else if (text.ends_with("m")) {
+    scale = 60000.0;
+    text.remove_suffix(1);
+  }
+  double value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() ||
+      !std::isfinite(value) || value < 0 || value * scale > 1e12) {
+    return invalid("not a duration (use e.g. 5, 0.5, 500ms, 5s, 2m)");
+  }
+  return std::chrono::milliseconds(static_cast<int64_t>(std::llround(value * scale)));
+}
+
+const char* relay_mode_name(RelayMode mode) {
+  return mode == RelayMode::kSplice ? "splice" : "copy";
+}
+
+namespace {
+
+// CLI11 reports problems as exceptions; this is start-up code, so they are caught here and
+// turned into one Error.
+struct DurationFlag {
+  std::string text;
+  std::chrono::milliseconds* target;
+  const char* name;
+};
+
+Result<void> apply_durations(std::vector<DurationFlag>& flags) {
+  for (auto& f : flags) {
+    if (f.text.empty()) continue;
+    auto d = parse_duration(f.text);
+    if (!d) return invalid(std::string(f.name) + " " + f.text + ": " + d.error().context());
+    *f.target = *d;
+  }
+  return ok();
+}
+
+Result<void> apply_addresses(const std::vector<std::string>& tls, const std::string& metrics,
+                             Config& config) {
+  for (const auto& text : tls) {
+    auto addr = SocketAddress::parse(text);
+    if (!addr) return invalid("--listen-tls " + text + ": " + addr.error().context());
+    config.tls_listeners.push_back(*addr);
+  }
+  if (config.tls_listeners.empty()) {
+    config.tls_listeners.push_back(*SocketAddress::parse("127.0.0.1:8443"));
+  }
+  if (!metrics.empty() && metrics != "off") {
+    auto addr = SocketAddress::parse(metrics);
+    if (!addr) return invalid("--metrics " + metrics + ": " + addr.error().context());
+    config.metrics_listener = *addr;
+  }
+  return ok();
+}
+
+}  // namespace
+
+Result<CommandLine> parse_command_line(int argc, char** argv) {
+  CommandLine out;
+  Config& c = out.config;
+  CLI::App app{
+      "cloudlink-dataplane: routes TLS connections by SNI to home tunnels (io_uring relay)",
+      "cloudlink-dataplane"};
+  std::vector<std::string> tls;
+  std::string metrics = "127.0.0.1:9477";
+  std::string relay = "copy";
+  std::vector<DurationFlag> durations{{"", &c.hello_timeout, "--hello-timeout"},
+                                      {"", &c.connect_timeout, "--connect-timeout"},
+                                      {"", &c.idle_timeout, "--idle-timeout"},
+                                      {"", &c.drain_timeout, "--drain-timeout"}};
+  app.add_option("--data", c.data_dir, "LMDB data directory (routes under DIR/routes)")
+      ->capture_default_str();
+  app.add_option("--listen-tls", tls,
+                 "TLS listener ADDR:PORT, repeatable (default 127.0.0.1:8443)");
+  app.add_option("--metrics", metrics, "Prometheus /metrics ADDR:PORT, or off")
+      ->capture_default_str();
+  app.add_option("--workers", c.workers, "worker threads, one io_uring each (default: cores)")
+      ->check(CLI::Range(1u, 1024u));
+  app.add_option("--relay", relay, "relay mode")
+      ->check(CLI::IsMember({"copy", "splice"}))
+      ->capture_default_str();
+  app.add_option("--hello-timeout", durations[0].text, "wait for a whole ClientHello (default 5s)");
+  app.add_option("--connect-timeout", durations[1].text, "connect to a target (default 5s)");
+  app.add_option("--idle-timeout", durations[2].text, "close a flow idle both ways (default 300s)");
+  app.add_option("--drain-timeout", durations[3].text,
+                 "on SIGTERM, let flows finish (default 30s)");
+  app.add_option("--max-connections", c.max_connections, "connections at once, all workers")
+      ->check(CLI::Range(1u, 10000000u))
+      ->capture_default_str();
+  app.add_option("--buffer-size", c.buffer_size, "copy relay buffer size in bytes")
+      ->check(CLI::Range(4096u, 1048576u))
+      ->capture_default_str();
+  app.add_option("--buffers", c.buffers_per_worker, "copy relay buffers per worker (power of 2)")
+      ->check(CLI::Range(8u, 32768u))
+      ->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    out.exit_now = true;
+    out.exit_code = app.exit(e);
+    return out;
+  } catch (const CLI::ParseError& e) {
+    return invalid(e.what());
+  }
+  if ((c.buffers_per_worker & (c.buffers_per_worker - 1)) != 0) {
+    return invalid("--buffers " + std::to_string(c.buffers_per_worker) + ": not a power of 2");
+  }
+  if (auto r = apply_durations(durations); !r) return r.error();
+  if (auto r = apply_addresses(tls, metrics, c); !r) return r.error();
+  c.relay = relay == "splice" ? RelayMode::kSplice : RelayMode::kCopy;
+  if (c.workers == 0) c.workers = std::max(1u, std::thread::hardware_concurrency());
+  return out;
+}
+
+}  // namespace cloudlink::dataplane

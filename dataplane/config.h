@@ -1,0 +1,47 @@
+// cloudlink-dataplane's settings, from its command line.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "common/socket_address.h"
+
+namespace cloudlink::dataplane {
+
+enum class RelayMode { kCopy, kSplice };
+
+struct Config {
+  std::string data_dir = "./var";
+  std::vector<SocketAddress> tls_listeners;
+  SocketAddress metrics_listener;  // empty: no /metrics endpoint
+  unsigned workers = 0;            // 0 before parsing fills it with the core count
+  RelayMode relay = RelayMode::kCopy;
+  std::chrono::milliseconds hello_timeout{5000};
+  std::chrono::milliseconds connect_timeout{5000};
+  std::chrono::milliseconds idle_timeout{300000};
+  std::chrono::milliseconds drain_timeout{30000};
+  uint32_t max_connections = 65536;
+  uint32_t buffer_size = 64 * 1024;  // copy relay: size of one provided buffer
+  uint32_t buffers_per_worker = 256;
+};
+
+// What parse_command_line decided: run with a config, or exit (after --help) with a code.
+struct CommandLine {
+  Config config;
+  bool exit_now = false;
+  int exit_code = 0;
+};
+
+// Parses argv; prints --help itself. A bad flag is an Error whose message names it.
+Result<CommandLine> parse_command_line(int argc, char** argv);
+
+// "5", "0.5", "500ms", "5s", "2m" -> milliseconds. Negative, empty or unknown suffix: error.
+Result<std::chrono::milliseconds> parse_duration(std::string_view text);
+
+const char* relay_mode_name(RelayMode mode);
+
+}  // namespace cloudlink::dataplane

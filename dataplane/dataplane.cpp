@@ -1,0 +1,68 @@
+#include "dataplane/dataplane.h"
+
+#include <future>
+
+#include "common/log.h"
+#include "dataplane/listener.h"
+
+namespace cloudlink::dataplane {
+
+Result<std::unique_ptr<Dataplane>> Dataplane::start(const Config& config) {
+  std::unique_ptr<Dataplane> dp(new Dataplane(config));
+  auto routes = RouteTable::open_readonly(config.data_dir);
+  if (!routes)
+    return Error(routes.error().code(),
+                 "--data " + config.data_dir + ": " + routes.error().message());
+  dp->routes_.emplace(std::move(routes).value());
+  auto metrics = Metrics::create(config.metrics_listener);
+  if (!metrics) return metrics.error();
+  dp->metrics_ = std::move(metrics).value();
+
+  // Every listener is bound before any worker starts, so "port in use" fails the start.
+  for (unsigned w = 0; w < config.workers; ++w) {
+    std::vector<UniqueFd> listeners;
+    for (const SocketAddress& addr : config.tls_listeners) {
+      auto fd = open_listener(addr);
+      if (!fd) return fd.error();
+      listeners.push_back(std::move(fd).value());
+    }
+    dp->workers_.push_back(std::make_unique<Worker>(dp->config_, *dp->metrics_, *dp->routes_,
+                                                    std::move(listeners), dp->stop_requested_));
+  }
+  std::vector<std::future<Result<void>>> ready;
+  for (auto& worker : dp->workers_) {
+    auto promise = std::make_shared<std::promise<Result<void>>>();
+    ready.push_back(promise->get_future());
+    Worker* w = worker.get();
+    dp->threads_.emplace_back([w, promise] {
+      Result<void> r = w->init();
+      const bool good = r.ok();
+      promise->set_value(std::move(r));
+      if (good) w->run();
+    });
+  }
+  std::optional<Error> first_error;
+  for (auto& f : ready) {
+    Result<void> r = f.get();
+    if (!r && !first_error) first_error = r.error();
+  }
+  if (first_error) {
+    dp->request_stop();
+    dp->join();
+    return *first_error;
+  }
+  return dp;
+}
+
+void Dataplane::join() {
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+}
+
+Dataplane::~Dataplane() {
+  request_stop();
+  join();
+}
+
+}  // namespace cloudlink::dataplane

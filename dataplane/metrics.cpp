@@ -1,0 +1,88 @@
+#include "dataplane/metrics.h"
+
+#include <exception>
+
+namespace cloudlink::dataplane {
+
+namespace {
+const prometheus::Histogram::BucketBoundaries kLatencyBuckets{
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+    0.05,   0.1,     0.25,   0.5,   1.0,    2.5,   5.0,  10.0};
+constexpr const char* kUpstreamFailureNames[] = {"refused", "timeout", "error"};
+}  // namespace
+
+Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
+  using prometheus::BuildCounter;
+  using prometheus::BuildGauge;
+  using prometheus::BuildHistogram;
+  auto& r = *registry_;
+  accepted_ = &BuildCounter()
+                   .Name("cloudlink_connections_accepted_total")
+                   .Help("Client connections accepted on the TLS listeners")
+                   .Register(r)
+                   .Add({});
+  routed_ = &BuildCounter()
+                 .Name("cloudlink_connections_routed_total")
+                 .Help("Connections whose ClientHello matched a route and reached a target")
+                 .Register(r)
+                 .Add({});
+  auto& rejected = BuildCounter()
+                       .Name("cloudlink_connections_rejected_total")
+                       .Help("Connections closed before relaying, by reason")
+                       .Register(r);
+  auto& closed = BuildCounter()
+                     .Name("cloudlink_connections_closed_total")
+                     .Help("Connections closed, by result (as in the access log)")
+                     .Register(r);
+  for (size_t i = 0; i < static_cast<size_t>(CloseResult::kCount); ++i) {
+    const auto result = static_cast<CloseResult>(i);
+    closed_[i] = &closed.Add({{"result", close_result_name(result)}});
+    if (is_rejection(result)) rejected_[i] = &rejected.Add({{"reason", close_result_name(result)}});
+  }
+  active_ = &BuildGauge()
+                 .Name("cloudlink_connections_active")
+                 .Help("Client connections open now")
+                 .Register(r)
+                 .Add({});
+  auto& bytes = BuildCounter()
+                    .Name("cloudlink_relay_bytes_total")
+                    .Help("Bytes relayed, counted from TCP_INFO of the client socket at close")
+                    .Register(r);
+  bytes_c2t_ = &bytes.Add({{"direction", "client_to_target"}});
+  bytes_t2c_ = &bytes.Add({{"direction", "target_to_client"}});
+  hello_wait_ = &BuildHistogram()
+                     .Name("cloudlink_client_hello_wait_seconds")
+                     .Help("Time from accept until the whole ClientHello was read")
+                     .Register(r)
+                     .Add({}, kLatencyBuckets);
+  connect_time_ = &BuildHistogram()
+                       .Name("cloudlink_upstream_connect_seconds")
+                       .Help("Time to connect to a route target (successful attempts)")
+                       .Register(r)
+                       .Add({}, kLatencyBuckets);
+  auto& failures = BuildCounter()
+                       .Name("cloudlink_upstream_failures_total")
+                       .Help("Failed connection attempts to route targets, by reason")
+                       .Register(r);
+  for (size_t i = 0; i < upstream_failures_.size(); ++i) {
+    upstream_failures_[i] = &failures.Add({{"reason", kUpstreamFailureNames[i]}});
+  }
+}
+
+Result<std::unique_ptr<Metrics>> Metrics::create(const SocketAddress& listen) {
+  std::unique_ptr<Metrics> m(new Metrics());
+  if (listen.empty()) return m;
+  char text[SocketAddress::kMaxTextLength];
+  listen.format(text, sizeof text);
+  // prometheus-cpp's exposer (civetweb) reports a bind failure by throwing; this runs at
+  // start-up only, so it is caught here and returned as a value.
+  try {
+    m->exposer_ = std::make_unique<prometheus::Exposer>(text, 1);
+  } catch (const std::exception& e) {
+    return Error(EADDRINUSE, std::string("cannot serve /metrics on ") + text + ": " + e.what());
+  }
+  m->exposer_->RegisterCollectable(m->registry_);
+  return m;
+}
+
+}  // namespace cloudlink::dataplane

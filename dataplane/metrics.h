@@ -1,0 +1,57 @@
+// The dataplane's Prometheus metrics (prometheus-cpp), shared by all workers: every counter is
+// an atomic, so workers update them without locks.
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/exposer.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <array>
+#include <memory>
+
+#include "common/result.h"
+#include "common/socket_address.h"
+#include "dataplane/close_result.h"
+
+namespace cloudlink::dataplane {
+
+enum class UpstreamFailure : uint8_t { kRefused, kTimeout, kError, kCount };
+
+class Metrics {
+ public:
+  // Serves /metrics on listen unless it is empty. A bind failure is an Error naming the address.
+  static Result<std::unique_ptr<Metrics>> create(const SocketAddress& listen);
+
+  prometheus::Counter& accepted() { return *accepted_; }
+  prometheus::Counter& routed() { return *routed_; }
+  prometheus::Counter& rejected(CloseResult r) { return *rejected_[static_cast<size_t>(r)]; }
+  prometheus::Counter& closed(CloseResult r) { return *closed_[static_cast<size_t>(r)]; }
+  prometheus::Gauge& active() { return *active_; }
+  prometheus::Counter& bytes_client_to_target() { return *bytes_c2t_; }
+  prometheus::Counter& bytes_target_to_client() { return *bytes_t2c_; }
+  prometheus::Histogram& hello_wait() { return *hello_wait_; }
+  prometheus::Histogram& connect_time() { return *connect_time_; }
+  prometheus::Counter& upstream_failure(UpstreamFailure f) {
+    return *upstream_failures_[static_cast<size_t>(f)];
+  }
+
+ private:
+  Metrics();
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<prometheus::Exposer> exposer_;
+  prometheus::Counter* accepted_;
+  prometheus::Counter* routed_;
+  std::array<prometheus::Counter*, static_cast<size_t>(CloseResult::kCount)> rejected_{};
+  std::array<prometheus::Counter*, static_cast<size_t>(CloseResult::kCount)> closed_{};
+  prometheus::Gauge* active_;
+  prometheus::Counter* bytes_c2t_;
+  prometheus::Counter* bytes_t2c_;
+  prometheus::Histogram* hello_wait_;
+  prometheus::Histogram* connect_time_;
+  std::array<prometheus::Counter*, static_cast<size_t>(UpstreamFailure::kCount)>
+      upstream_failures_{};
+};
+
+}  // namespace cloudlink::dataplane
