@@ -171,8 +171,10 @@ LookupStatus RouteTable::Reader::lookup(std::string_view host, Route& out) {
   if (host.empty() || host.size() > kMaxHostnameLength) return LookupStatus::kNotFound;
   int rc = mdb_txn_renew(txn_);
   if (rc == MDB_MAP_RESIZED) {
-    // Another process grew the map beyond ours: adopt its size and retry once. Our own writer
-    // uses the same fixed size, so this is only reached after an out-of-band resize.
+    // Another process grew the map beyond ours: adopt its size and retry once (the failed
+    // renew leaves the txn reset). The remap is not safe while another thread of this process
+    // is inside a lookup; our writer keeps the same fixed size, so only an out-of-band resize
+    // (mdb_copy, a bigger map set by hand) gets here.
     rc = mdb_env_set_mapsize(env_, 0);
     if (rc == 0) rc = mdb_txn_renew(txn_);
   }
