@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "allocation_counter.h"
 #include "test_result.h"
 
 namespace cloudlink {
@@ -84,6 +85,21 @@ TEST(NormalizeHostname, LowerCasesAndDropsOneTrailingDot) {
   EXPECT_EQ(normalize("app.test."), "app.test");
   EXPECT_EQ(normalize("localhost"), "localhost");
   EXPECT_EQ(normalize(name_of_length(253) + "."), name_of_length(253));
+}
+
+TEST(NormalizeHostname, DoesNotAllocate) {
+  char out[kMaxHostnameLength];
+  std::string valid = "WWW." + label(63) + ".Example.com.";
+  std::string invalid = "a..b";
+  size_t valid_length = 0;
+  size_t invalid_length = 1;
+  long allocations = testing::allocations_during([&] {
+    valid_length = normalize_hostname(valid, out);
+    invalid_length = normalize_hostname(invalid, out);
+  });
+  EXPECT_EQ(valid_length, valid.size() - 1);
+  EXPECT_EQ(invalid_length, 0u);
+  EXPECT_EQ(allocations, 0);
 }
 
 TEST(NormalizeHostname, RejectsInvalidNames) {

@@ -5,6 +5,8 @@
 #include <array>
 #include <vector>
 
+#include "allocation_counter.h"
+
 namespace cloudlink {
 namespace {
 
@@ -86,6 +88,20 @@ TEST(ProxyV2Decode, RoundTrip) {
     EXPECT_EQ(header.destination, addr(local));
     EXPECT_EQ(header.length, bytes.size());
   }
+}
+
+TEST(ProxyV2, EncodeAndDecodeDoNotAllocate) {
+  SocketAddress client = addr("[2001:db8::1]:1000");
+  SocketAddress local = addr("192.0.2.1:443");
+  std::array<uint8_t, kProxyV2MaxHeaderLength> out{};
+  ProxyV2Header header;
+  ProxyParseStatus status = ProxyParseStatus::kInvalid;
+  long allocations = testing::allocations_during([&] {
+    size_t length = encode_proxy_v2(client, local, out);
+    status = decode_proxy_v2(std::span<const uint8_t>(out.data(), length), header, nullptr);
+  });
+  EXPECT_EQ(status, ProxyParseStatus::kComplete);
+  EXPECT_EQ(allocations, 0);
 }
 
 TEST(ProxyV2Decode, FollowingBytesAreNotPartOfTheHeader) {

@@ -5,6 +5,7 @@
 #include <random>
 #include <vector>
 
+#include "allocation_counter.h"
 #include "test_result.h"
 
 namespace cloudlink {
@@ -51,6 +52,17 @@ TEST(RouteRecord, RoundTripAtTheLimits) {
   auto decoded = decode_route(bytes_of(encode_route(route.value())));
   ASSERT_OK(decoded);
   expect_same_route(route.value(), decoded.value());
+}
+
+TEST(RouteRecord, DecodeDoesNotAllocate) {
+  std::string encoded = encode_route(sample_route());
+  bool ok = false;
+  long allocations =
+      testing::allocations_during([&] { ok = decode_route(bytes_of(encoded)).ok(); });
+  EXPECT_TRUE(ok);
+  EXPECT_EQ(allocations, 0);
+  // The counter does see allocations: an error message is a std::string.
+  EXPECT_GT(testing::allocations_during([&] { ok = decode_route(bytes_of("\x07")).ok(); }), 0);
 }
 
 TEST(RouteRecord, HttpOnlyRouteHasNoTlsTargets) {

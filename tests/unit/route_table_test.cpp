@@ -8,6 +8,7 @@
 #include <optional>
 #include <thread>
 
+#include "allocation_counter.h"
 #include "test_result.h"
 
 namespace cloudlink {
@@ -130,6 +131,20 @@ TEST_F(RouteTableTest, ReaderSeesChangesMadeAfterItWasCreated) {
   EXPECT_EQ(target_of(route), "127.0.0.1:8");
   ASSERT_OK(table_->remove("late.test"));
   EXPECT_EQ(reader->lookup("late.test", route), LookupStatus::kNotFound);
+}
+
+TEST_F(RouteTableTest, LookupDoesNotAllocate) {
+  ASSERT_OK(table_->put("*.example.com", route_to("127.0.0.1:1")));
+  ASSERT_OK(table_->put("exact.example.com", route_to("127.0.0.1:2")));
+  auto reader = table_->make_reader();
+  ASSERT_OK(reader);
+  Route route;
+  for (const char* host : {"exact.example.com", "a.b.example.com", "nowhere.test"}) {
+    LookupStatus status = LookupStatus::kError;
+    long allocations = testing::allocations_during([&] { status = reader->lookup(host, route); });
+    EXPECT_NE(status, LookupStatus::kError) << host;
+    EXPECT_EQ(allocations, 0) << host;
+  }
 }
 
 TEST_F(RouteTableTest, MovedReaderKeepsWorking) {
