@@ -1,0 +1,413 @@
+#!/usr/bin/env bash
+# Load benchmark: cloudlink-dataplane (copy and splice relays) against HAProxy and nginx, each
+# an SNI-routing TCP proxy with one worker on loopback, driven by cloudlink-loadgen in three
+# scenarios (bulk download, ping-pong, connection churn) towards cloudlink-bench-backend.
+#
+#   bench/run.sh [BUILD_DIR]        (default BUILD_DIR: build-bench in the checkout)
+#
+# Environment:
+#   BENCH_DURATION   measured seconds per run (default 10)
+#   BENCH_WARMUP     seconds before measuring (default 2)
+#   BENCH_PROXIES    subset of "dataplane-copy dataplane-splice haproxy nginx"
+#   BENCH_SCENARIOS  subset of "bulk pingpong churn"
+#   BENCH_SKIP_BUILD=1  use the binaries already in BUILD_DIR
+#   BENCH_JOBS       ninja -j (default 2)
+#   BENCH_OUT        markdown output (default bench/results-latest.md)
+#
+# Prints every command it runs ("$ ..."), then the markdown tables; everything listens on
+# 127.0.0.1 ports picked at start, and every process it started is stopped on exit.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=${1:-$root/build-bench}
+case $build in /*) ;; *) build=$PWD/$build ;; esac
+duration=${BENCH_DURATION:-10}
+warmup=${BENCH_WARMUP:-2}
+proxies=${BENCH_PROXIES:-dataplane-copy dataplane-splice haproxy nginx}
+scenarios=${BENCH_SCENARIOS:-bulk pingpong churn}
+out=${BENCH_OUT:-$root/bench/results-latest.md}
+sni=bench.test
+
+# Load shape per scenario. Bulk is a download (backend -> client): the client counts what it
+# received, so the byte count is exact.
+declare -A load_args=(
+  [bulk]="--mode bulk --direction down --connections 4"
+  [pingpong]="--mode pingpong --connections 16 --size 512"
+  [churn]="--mode churn --connections 32 --size 128"
+)
+
+work=$(mktemp -d /tmp/cloudlink-bench.XXXXXX)
+commands=$work/commands.txt
+records=$work/records.jsonl
+: >"$commands"
+: >"$records"
+started_pids=()
+
+cleanup() {
+  local pid
+  for pid in "${started_pids[@]}"; do
+    kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${started_pids[@]}"; do
+    wait "$pid" 2>/dev/null || true
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+say() { echo "$*" >&2; }
+
+# Prints (on stderr: stdout carries the report) and records a command, then runs it.
+run() {
+  echo "\$ $*" | tee -a "$commands" >&2
+  "$@"
+}
+
+# Prints and records a command, then starts it in the background, stdout and stderr to the
+# given files. The pid is left in $bg_pid.
+start_bg() {
+  local out=$1 err=$2
+  shift 2
+  echo "\$ $* >$(basename "$out") 2>$(basename "$err") &" | tee -a "$commands" >&2
+  "$@" >"$out" 2>"$err" &
+  bg_pid=$!
+  started_pids+=("$bg_pid")
+}
+
+stop_pid() {
+  local pid=$1 i
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for i in $(seq 50); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+wait_listening() {
+  local port=$1 pid=$2 i
+  for i in $(seq 100); do
+    if ss -Hltn "sport = :$port" | grep -q .; then return 0; fi
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.05
+  done
+  return 1
+}
+
+# user+nice+system+irq+softirq over all CPUs, in clock ticks.
+machine_ticks() { awk '/^cpu /{print $2+$3+$4+$7+$8; exit}' /proc/stat; }
+# utime+stime of a process (all its threads), in clock ticks; 0 once it is gone.
+process_ticks() {
+  awk '{sub(/^.*\) /, ""); print $12+$13}' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+peak_rss_kb() { awk '/^VmHWM:/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+# ---------------------------------------------------------------------------------------------
+# Dependencies and build.
+run bash "$root/deploy/install-deps.sh"
+if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
+  run cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+  run ninja -C "$build" -j "${BENCH_JOBS:-2}" cloudlink-loadgen cloudlink-bench-backend >/dev/null
+  if ! run ninja -C "$build" -j "${BENCH_JOBS:-2}" cloudlink-dataplane cloudlink-control \
+    >"$work/dataplane-build.log" 2>&1; then
+    say "cloudlink-dataplane did not build (tail of the log follows); its rows are skipped"
+    tail -n 5 "$work/dataplane-build.log" >&2
+  fi
+fi
+loadgen=$build/bench/load/cloudlink-loadgen
+backend_bin=$build/bench/load/cloudlink-bench-backend
+dataplane_bin=$build/dataplane/cloudlink-dataplane
+control_bin=$build/control/cloudlink-control
+for bin in "$loadgen" "$backend_bin"; do
+  [ -x "$bin" ] || { say "missing $bin"; exit 1; }
+done
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+# ---------------------------------------------------------------------------------------------
+# The backend every proxy relays to, for the whole run.
+backend_port=$(free_port)
+start_bg "$work/backend.log" "$work/backend.log" "$backend_bin" --listen "127.0.0.1:$backend_port" --lifetime 1800
+backend_pid=$bg_pid
+wait_listening "$backend_port" "$backend_pid" || { say "backend did not start"; exit 1; }
+
+write_haproxy_config() {
+  local port=$1
+  echo "$sni bench_backend" >"$work/sni.map"
+  cat >"$work/haproxy.cfg" <<EOF
+global
+    nbthread 1
+    maxconn 4000
+
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+
+frontend tls_in
+    bind 127.0.0.1:$port
+    tcp-request inspect-delay 5s
+    tcp-request content accept if { req.ssl_hello_type 1 }
+    use_backend %[req.ssl_sni,lower,map($work/sni.map)]
+
+backend bench_backend
+    server backend1 127.0.0.1:$backend_port
+EOF
+}
+
+write_nginx_config() {
+  local port=$1
+  cat >"$work/nginx.conf" <<EOF
+load_module /usr/lib/nginx/modules/ngx_stream_module.so;
+worker_processes 1;
+worker_rlimit_nofile 16384;
+daemon off;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log warn;
+
+events {
+    worker_connections 8000;
+}
+
+stream {
+    map \$ssl_preread_server_name \$upstream {
+        $sni bench_backend;
+    }
+    upstream bench_backend {
+        server 127.0.0.1:$backend_port;
+    }
+    server {
+        listen 127.0.0.1:$port;
+        ssl_preread on;
+        proxy_pass \$upstream;
+    }
+}
+EOF
+}
+
+dataplane_routes_written=0
+write_dataplane_routes() {
+  [ $dataplane_routes_written = 1 ] && return 0
+  mkdir -p "$work/dataplane-data"
+  run "$control_bin" routes add "$sni" "127.0.0.1:$backend_port" --data "$work/dataplane-data" \
+    >/dev/null
+  dataplane_routes_written=1
+}
+
+# Starts one proxy on $1; sets proxy_pid (the process that relays) and proxy_main_pid (the one
+# to stop). Returns 1 if the proxy cannot run here.
+start_proxy() {
+  local name=$1 port=$2
+  case $name in
+    dataplane-copy | dataplane-splice)
+      write_dataplane_routes
+      # The access log (one line per connection on stdout) goes to /dev/null; HAProxy and nginx
+      # log nothing either.
+      start_bg /dev/null "$work/$name.log" "$dataplane_bin" --data "$work/dataplane-data" \
+        --listen-tls "127.0.0.1:$port" --metrics "127.0.0.1:$(free_port)" --workers 1 \
+        --relay "${name#dataplane-}"
+      proxy_main_pid=$bg_pid
+      proxy_pid=$bg_pid
+      ;;
+    haproxy)
+      write_haproxy_config "$port"
+      start_bg "$work/haproxy.log" "$work/haproxy.log" haproxy -db -f "$work/haproxy.cfg"
+      proxy_main_pid=$bg_pid
+      proxy_pid=$bg_pid
+      ;;
+    nginx)
+      write_nginx_config "$port"
+      start_bg "$work/nginx.log" "$work/nginx.log" nginx -p "$work" -e "$work/nginx-error.log" -c "$work/nginx.conf"
+      proxy_main_pid=$bg_pid
+      ;;
+  esac
+  wait_listening "$port" "$proxy_main_pid" || return 1
+  if [ "$name" = nginx ]; then
+    # The master only supervises; the one worker process does the relaying.
+    local i
+    for i in $(seq 50); do
+      proxy_pid=$(pgrep -P "$proxy_main_pid" | head -n 1) && break
+      sleep 0.05
+    done
+    [ -n "$proxy_pid" ] || return 1
+  fi
+  return 0
+}
+
+proxy_available() {
+  case $1 in
+    dataplane-*) [ -x "$dataplane_bin" ] && [ -x "$control_bin" ] ;;
+    haproxy) command -v haproxy >/dev/null ;;
+    nginx) command -v nginx >/dev/null && [ -e /usr/lib/nginx/modules/ngx_stream_module.so ] ;;
+  esac
+}
+
+# Runs one scenario against a freshly started proxy and appends one JSON record.
+measure() {
+  local name=$1 scenario=$2 port cpu0 cpu1 p0 p1 b0 b1 t0 t1 result rss
+  port=$(free_port)
+  if ! start_proxy "$name" "$port"; then
+    say "$name did not start on 127.0.0.1:$port; skipped. Its log:"
+    tail -n 5 "$work/$name.log" >&2 2>/dev/null || true
+    stop_pid "$proxy_main_pid"
+    return 0
+  fi
+  sleep 0.3
+  cpu0=$(machine_ticks); p0=$(process_ticks "$proxy_pid"); b0=$(process_ticks "$backend_pid")
+  t0=$(date +%s.%N)
+  # shellcheck disable=SC2086  # load_args holds several flags on purpose
+  result=$(run timeout --signal=KILL $((${warmup%.*} + ${duration%.*} + 30)) "$loadgen" \
+    --target "127.0.0.1:$port" --sni "$sni" ${load_args[$scenario]} \
+    --warmup "$warmup" --duration "$duration" | tail -n 1) || true
+  t1=$(date +%s.%N)
+  cpu1=$(machine_ticks); p1=$(process_ticks "$proxy_pid"); b1=$(process_ticks "$backend_pid")
+  rss=$(peak_rss_kb "$proxy_pid")
+  stop_pid "$proxy_main_pid"
+  case $result in
+    \{*) ;;
+    *) result='{"errors":1,"first_error":"loadgen produced no result"}' ;;
+  esac
+  echo "$result" >&2
+  printf '{"proxy":"%s","scenario":"%s","machine_cpu_s":%s,"proxy_cpu_s":%s,"backend_cpu_s":%s,"wall_s":%s,"peak_rss_kb":%s,"loadgen":%s}\n' \
+    "$name" "$scenario" \
+    "$(awk -v a="$cpu0" -v b="$cpu1" -v hz="$(getconf CLK_TCK)" 'BEGIN{print (b-a)/hz}')" \
+    "$(awk -v a="$p0" -v b="$p1" -v hz="$(getconf CLK_TCK)" 'BEGIN{print (b-a)/hz}')" \
+    "$(awk -v a="$b0" -v b="$b1" -v hz="$(getconf CLK_TCK)" 'BEGIN{print (b-a)/hz}')" \
+    "$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')" "${rss:-0}" "$result" >>"$records"
+  sleep 1  # let the previous run's sockets finish closing
+}
+
+for name in $proxies; do
+  if ! proxy_available "$name"; then
+    case $name in
+      dataplane-*) say "skipping $name: $dataplane_bin or $control_bin is missing" ;;
+      *) say "skipping $name: not installed" ;;
+    esac
+    echo "# skipped $name: not available" >>"$commands"
+    continue
+  fi
+  for scenario in $scenarios; do
+    say "== $name / $scenario"
+    measure "$name" "$scenario"
+  done
+done
+
+# ---------------------------------------------------------------------------------------------
+# Report.
+{
+  echo "# cloudlink load benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo
+  echo "- machine: $(nproc) CPUs, $(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)," \
+    "kernel $(uname -r)"
+  echo "- $(haproxy -v 2>/dev/null | head -n 1 | cut -d' ' -f1-3), $(nginx -v 2>&1 | cut -d' ' -f3)," \
+    "cloudlink $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+    "($(git -C "$root" status --porcelain 2>/dev/null | grep -q . && echo 'uncommitted changes' || echo clean))"
+  echo "- ${warmup} s warm-up + ${duration} s measured per run; every proxy restarted per run;" \
+    "one worker/thread each; load generator and backend one thread each"
+  echo "- load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo
+  python3 - "$records" <<'EOF'
+import json, sys
+
+records = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
+by = {(r["proxy"], r["scenario"]): r for r in records}
+order = [p for p in ["dataplane-copy", "dataplane-splice", "haproxy", "nginx"]
+         if any(k[0] == p for k in by)]
+
+def ratio(value, base, lower_is_better=False):
+    if not value or not base:
+        return "–"
+    return f"{value / base:.2f}×"
+
+def mib(kb):
+    return f"{kb / 1024:.1f}"
+
+def other_cpu(r):
+    own = r["proxy_cpu_s"] + r["backend_cpu_s"] + r["loadgen"].get("cpu_s", 0)
+    return max(0.0, r["machine_cpu_s"] - own)
+
+def table(scenario, title, header, row):
+    rows = [(p, by[(p, scenario)]) for p in order if (p, scenario) in by]
+    if not rows:
+        return
+    base = by.get(("haproxy", scenario))
+    print(f"### {title}\n")
+    print("| proxy | " + " | ".join(header) + " |")
+    print("|---" * (len(header) + 1) + "|")
+    for p, r in rows:
+        print(f"| {p} | " + " | ".join(row(r, base)) + " |")
+    print()
+
+def bulk_row(r, base):
+    g = r["loadgen"]
+    gb = g.get("total_bytes", 0) / 1e9
+    cpu_gb = r["machine_cpu_s"] / gb if gb else 0
+    proxy_gb = r["proxy_cpu_s"] / gb if gb else 0
+    b = base["loadgen"] if base else {}
+    bgb = b.get("total_bytes", 0) / 1e9 if base else 0
+    base_cpu_gb = base["machine_cpu_s"] / bgb if bgb else 0
+    return [f"{g.get('gbit_per_s', 0):.2f}", ratio(g.get("gbit_per_s"), b.get("gbit_per_s")),
+            f"{cpu_gb:.3f}", ratio(cpu_gb, base_cpu_gb), f"{proxy_gb:.3f}",
+            mib(r["peak_rss_kb"]), f"{other_cpu(r):.1f}", str(g.get("errors", "?"))]
+
+def per_op_us(r, rate):
+    return r["machine_cpu_s"] / r["wall_s"] / rate * 1e6 if rate and r["wall_s"] else 0
+
+def rr_row(key):
+    def row(r, base):
+        g = r["loadgen"]
+        b = base["loadgen"] if base else {}
+        rate = g.get(key, 0)
+        return [f"{rate:,.0f}", ratio(rate, b.get(key)), f"{g.get('p50_us', 0):.0f}",
+                f"{g.get('p99_us', 0):.0f}", ratio(g.get("p99_us"), b.get("p99_us")),
+                f"{per_op_us(r, rate):.1f}", mib(r["peak_rss_kb"]), f"{other_cpu(r):.1f}",
+                str(g.get("errors", "?"))]
+    return row
+
+def args(scenario):
+    r = next((r for (p, s), r in by.items() if s == scenario), None)
+    g = r["loadgen"] if r else {}
+    return f"{g.get('connections', '?')} connections, {g.get('size', '?')}-byte messages"
+
+table("bulk", f"Bulk download (backend → client, {by and next((r['loadgen'].get('connections') for (p, s), r in by.items() if s == 'bulk'), '?')} connections)",
+      ["Gbit/s", "vs HAProxy", "machine CPU s/GB", "vs HAProxy", "proxy CPU s/GB",
+       "proxy peak RSS MiB", "other CPU s", "errors"], bulk_row)
+table("pingpong", f"Ping-pong ({args('pingpong')})",
+      ["requests/s", "vs HAProxy", "p50 µs", "p99 µs", "p99 vs HAProxy",
+       "machine CPU µs/req", "proxy peak RSS MiB", "other CPU s", "errors"],
+      rr_row("requests_per_s"))
+table("churn", f"Connection churn ({args('churn')}, connect → hello → request → reply → close)",
+      ["connections/s", "vs HAProxy", "p50 µs", "p99 µs", "p99 vs HAProxy",
+       "machine CPU µs/conn", "proxy peak RSS MiB", "other CPU s", "errors"],
+      rr_row("connections_per_s"))
+print("`vs HAProxy`: value ÷ HAProxy's (above 1 is better for rates, worse for CPU and "
+      "latency). `other CPU s`: machine CPU during the run not used by the proxy, the load "
+      "generator or the backend (other work on the machine; large values mean noisy numbers).")
+EOF
+  echo
+  echo "<details><summary>Commands run</summary>"
+  echo
+  echo '```'
+  cat "$commands"
+  echo '```'
+  echo
+  for f in haproxy.cfg sni.map nginx.conf; do
+    [ -e "$work/$f" ] || continue
+    echo "$f:"
+    echo
+    echo '```'
+    cat "$work/$f"
+    echo '```'
+    echo
+  done
+  echo "</details>"
+} >"$work/report.md"
+cat "$work/report.md"
+cp "$work/report.md" "$out"
+say "written to $out"
