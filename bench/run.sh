@@ -356,8 +356,8 @@ def bulk_row(r, base):
             f"{cpu_gb:.3f}", ratio(cpu_gb, base_cpu_gb), f"{proxy_gb:.3f}",
             mib(r["peak_rss_kb"]), f"{other_cpu(r):.1f}", str(g.get("errors", "?"))]
 
-def per_op_us(r, rate):
-    return r["machine_cpu_s"] / r["wall_s"] / rate * 1e6 if rate and r["wall_s"] else 0
+def per_op_us(cpu_s, r, rate):
+    return cpu_s / r["wall_s"] / rate * 1e6 if rate and r["wall_s"] else 0
 
 def rr_row(key):
     def row(r, base):
@@ -366,7 +366,9 @@ def rr_row(key):
         rate = g.get(key, 0)
         return [f"{rate:,.0f}", ratio(rate, b.get(key)), f"{g.get('p50_us', 0):.0f}",
                 f"{g.get('p99_us', 0):.0f}", ratio(g.get("p99_us"), b.get("p99_us")),
-                f"{per_op_us(r, rate):.1f}", mib(r["peak_rss_kb"]), f"{other_cpu(r):.1f}",
+                f"{per_op_us(r['machine_cpu_s'], r, rate):.1f}",
+                f"{per_op_us(r['proxy_cpu_s'], r, rate):.1f}", mib(r["peak_rss_kb"]),
+                f"{other_cpu(r):.1f}",
                 str(g.get("errors", "?"))]
     return row
 
@@ -380,11 +382,11 @@ table("bulk", f"Bulk download (backend → client, {by and next((r['loadgen'].ge
        "proxy peak RSS MiB", "other CPU s", "errors"], bulk_row)
 table("pingpong", f"Ping-pong ({args('pingpong')})",
       ["requests/s", "vs HAProxy", "p50 µs", "p99 µs", "p99 vs HAProxy",
-       "machine CPU µs/req", "proxy peak RSS MiB", "other CPU s", "errors"],
+       "machine CPU µs/req", "proxy CPU µs/req", "proxy peak RSS MiB", "other CPU s", "errors"],
       rr_row("requests_per_s"))
 table("churn", f"Connection churn ({args('churn')}, connect → hello → request → reply → close)",
       ["connections/s", "vs HAProxy", "p50 µs", "p99 µs", "p99 vs HAProxy",
-       "machine CPU µs/conn", "proxy peak RSS MiB", "other CPU s", "errors"],
+       "machine CPU µs/conn", "proxy CPU µs/conn", "proxy peak RSS MiB", "other CPU s", "errors"],
       rr_row("connections_per_s"))
 print("`vs HAProxy`: value ÷ HAProxy's (above 1 is better for rates, worse for CPU and "
       "latency). `other CPU s`: machine CPU during the run not used by the proxy, the load "
