@@ -230,8 +230,8 @@ start_proxy() {
   wait_listening "$port" "$proxy_main_pid" || return 1
   if [ "$name" = nginx ]; then
     # The master only supervises; the one worker process does the relaying.
-    local i
-    for i in $(seq 50); do
+    proxy_pid=
+    for _ in $(seq 50); do
       proxy_pid=$(pgrep -P "$proxy_main_pid" | head -n 1) && break
       sleep 0.05
     done
@@ -283,17 +283,23 @@ measure() {
   sleep 1  # let the previous run's sockets finish closing
 }
 
+available=()
 for name in $proxies; do
-  if ! proxy_available "$name"; then
-    case $name in
-      dataplane-*) say "skipping $name: $dataplane_bin or $control_bin is missing" ;;
-      *) say "skipping $name: not installed" ;;
-    esac
-    echo "# skipped $name: not available" >>"$commands"
+  if proxy_available "$name"; then
+    available+=("$name")
     continue
   fi
-  for scenario in $scenarios; do
-    say "== $name / $scenario"
+  case $name in
+    dataplane-*) say "skipping $name: $dataplane_bin or $control_bin is missing" ;;
+    *) say "skipping $name: not installed" ;;
+  esac
+  echo "# skipped $name: not available" >>"$commands"
+done
+# Proxies take turns within a scenario, so a burst of other work on the machine skews
+# neighbouring rows alike rather than one proxy's whole column.
+for scenario in $scenarios; do
+  for name in "${available[@]}"; do
+    say "== $scenario / $name"
     measure "$name" "$scenario"
   done
 done
