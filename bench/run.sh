@@ -76,9 +76,9 @@ start_bg() {
 }
 
 stop_pid() {
-  local pid=$1 i
+  local pid=$1
   kill -TERM "$pid" 2>/dev/null || return 0
-  for i in $(seq 50); do
+  for _ in $(seq 50); do
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
   done
@@ -91,8 +91,8 @@ free_port() {
 }
 
 wait_listening() {
-  local port=$1 pid=$2 i
-  for i in $(seq 100); do
+  local port=$1 pid=$2
+  for _ in $(seq 100); do
     if ss -Hltn "sport = :$port" | grep -q .; then return 0; fi
     kill -0 "$pid" 2>/dev/null || return 1
     sleep 0.05
