@@ -12,6 +12,7 @@
 #   BENCH_SCENARIOS  subset of "bulk pingpong churn"
 #   BENCH_SKIP_BUILD=1  use the binaries already in BUILD_DIR
 #   BENCH_JOBS       ninja -j (default 2)
+#   BENCH_CMAKE_ARGS extra arguments for the cmake configure step
 #   BENCH_OUT        markdown output (default bench/results-latest.md)
 #
 # Prints every command it runs ("$ ..."), then the markdown tables; everything listens on
@@ -112,7 +113,9 @@ peak_rss_kb() { awk '/^VmHWM:/{print $2}' "/proc/$1/status" 2>/dev/null || echo 
 # Dependencies and build.
 run bash "$root/deploy/install-deps.sh"
 if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
-  run cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+  # shellcheck disable=SC2086  # BENCH_CMAKE_ARGS may hold several arguments
+  run cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release ${BENCH_CMAKE_ARGS:-} \
+    >/dev/null
   run ninja -C "$build" -j "${BENCH_JOBS:-2}" cloudlink-loadgen cloudlink-bench-backend >/dev/null
   if ! run ninja -C "$build" -j "${BENCH_JOBS:-2}" cloudlink-dataplane cloudlink-control \
     >"$work/dataplane-build.log" 2>&1; then
