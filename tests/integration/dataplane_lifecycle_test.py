@@ -73,6 +73,50 @@ class HelloTimeoutTest(DataplaneCase):
             self.assert_round_trip(sock, b"after the others timed out")
 
 
+class IdleTimeoutTest(DataplaneCase):
+    def test_idle_flow_is_closed_both_ways(self):
+        self.start(idle_timeout="1")
+        backend = self.echo_route("idle.test")
+        sock = self.relayed_flow("idle.test")
+        data, _ = h.recv_until_closed(sock)
+        self.assertEqual(data, b"")
+        conn = backend.wait_connections(1)
+        self.assertTrue(conn.done.wait(h.WAIT), "backend side of the idle flow still open")
+        entry = self.dp.log_for(sock.getsockname())
+        self.assertEqual(entry["result"], "idle_timeout")
+        self.assertGreaterEqual(float(entry["duration_s"]), 0.9, entry)
+
+
+class ConnectTimeoutTest(DataplaneCase):
+    def blackhole(self):
+        """A loopback address whose SYNs go unanswered: a listener with a full accept queue."""
+        listener = socket.socket()
+        self.addCleanup(listener.close)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        filler = socket.create_connection(listener.getsockname(), timeout=h.WAIT)
+        self.addCleanup(filler.close)
+        return "%s:%d" % listener.getsockname()
+
+    def test_unanswered_target_times_out_and_the_next_serves(self):
+        self.start(connect_timeout="1")
+        silent = self.blackhole()
+        backend = h.TcpBackend(self, h.echo_handler)
+        h.routes_add(self, self.dp.data, "slow.test", [silent])
+        h.routes_add(self, self.dp.data, "either.test", [silent, backend.address])
+
+        sock, _ = self.open_flow("slow.test")
+        h.expect_closed_without_data(self, sock)
+        entry = self.dp.log_for(sock.getsockname())
+        self.assertEqual(entry["result"], "targets_down")
+        self.assertGreaterEqual(float(entry["duration_s"]), 0.9, entry)
+        self.dp.wait_metric("cloudlink_upstream_failures_total", 1, reason="timeout")
+
+        for _ in range(3):
+            self.assert_round_trip(self.relayed_flow("either.test"))
+        self.assertEqual(len(backend.connections), 3)
+
+
 class MaxConnectionsTest(DataplaneCase):
     def test_third_connection_is_refused_and_counted(self):
         self.start(workers=1, max_connections=2)
