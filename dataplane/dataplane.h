@@ -10,6 +10,7 @@
 #include "common/result.h"
 #include "common/route_table.h"
 #include "dataplane/config.h"
+#include "dataplane/connection_limit.h"
 #include "dataplane/metrics.h"
 #include "dataplane/worker.h"
 
@@ -28,8 +29,9 @@ class Dataplane {
   void join();
 
  private:
-  explicit Dataplane(const Config& config) : config_(config) {}
+  explicit Dataplane(const Config& config) : config_(config), limit_(config.max_connections) {}
   Config config_;
+  ConnectionLimit limit_;
   std::optional<RouteTable> routes_;
   std::unique_ptr<Metrics> metrics_;
   std::atomic<bool> stop_requested_{false};

@@ -34,7 +34,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::string listeners;
-  for (const auto& addr : config.tls_listeners) listeners += " " + addr.to_string();
+  for (const auto& addr : config.tls_listeners) {
+    listeners.push_back(' ');
+    listeners.append(addr.to_string());
+  }
   log_line("serving TLS on%s with %u workers, relay %s, routes in %s/routes, metrics %s",
            listeners.c_str(), config.workers, relay_mode_name(config.relay),
            config.data_dir.c_str(),

@@ -1,8 +1,10 @@
 // The worker's event loop: accept, timers, completion dispatch, and closing connections.
 #include "dataplane/worker.h"
 
+#include <linux/sockios.h>
 #include <linux/tcp.h>
 #include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -32,31 +34,61 @@ int64_t to_ns(std::chrono::milliseconds ms) { return int64_t{ms.count()} * 1'000
 
 struct TcpBytes {
   uint64_t received = 0;
-  uint64_t acked = 0;
+  uint64_t sent = 0;
 };
 
+// tcpi_state values (the kernel's include/net/tcp_states.h; not in the uapi headers).
+enum TcpState : uint8_t {
+  kFinWait1 = 4,
+  kFinWait2 = 5,
+  kTimeWait = 6,
+  kCloseWait = 8,
+  kLastAck = 9,
+  kClosing = 11,
+};
+
+bool peer_fin_received(uint8_t state) {
+  return state == kCloseWait || state == kLastAck || state == kClosing || state == kTimeWait;
+}
+
+bool own_fin_queued(uint8_t state) {
+  return state == kFinWait1 || state == kFinWait2 || state == kClosing || state == kLastAck ||
+         state == kTimeWait;
+}
+
 // Bytes from the kernel's own accounting, so the numbers are right whatever the relay mode
-// (splice and, later, sockmap move bytes that user space never sees).
-TcpBytes tcp_bytes(int fd) {
+// (splice and, later, sockmap move bytes that user space never sees). The kernel counts in
+// sequence space, where a FIN takes one number: it is taken back out. Bytes written but not yet
+// acknowledged (SIOCOUTQ) still leave with a graceful close, so they count as sent. Whether a
+// FIN went either way is known from what the relay saw and did, or else from the state (a
+// socket whose FIN exchange finished is in CLOSE, which says nothing).
+TcpBytes tcp_bytes(int fd, bool fin_seen, bool fin_sent) {
   tcp_info info;
   std::memset(&info, 0, sizeof info);
   socklen_t len = sizeof info;
   if (fd < 0 || ::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return {};
-  return {info.tcpi_bytes_received, info.tcpi_bytes_acked};
+  int unacked = 0;
+  if (::ioctl(fd, SIOCOUTQ, &unacked) != 0 || unacked < 0) unacked = 0;
+  TcpBytes bytes;
+  bytes.received = info.tcpi_bytes_received;
+  if ((fin_seen || peer_fin_received(info.tcpi_state)) && bytes.received > 0) --bytes.received;
+  bytes.sent = info.tcpi_bytes_acked + static_cast<uint64_t>(unacked);
+  if ((fin_sent || own_fin_queued(info.tcpi_state)) && bytes.sent > 0) --bytes.sent;
+  return bytes;
 }
 
 }  // namespace
 
-Worker::Worker(const Config& config, Metrics& metrics, RouteTable& routes,
+Worker::Worker(const Config& config, Metrics& metrics, RouteTable& routes, ConnectionLimit& limit,
                std::vector<UniqueFd> listeners, const std::atomic<bool>& stop_requested)
     : config_(config),
       metrics_(metrics),
       routes_(routes),
+      limit_(limit),
       listeners_(std::move(listeners)),
       accept_armed_(listeners_.size(), false),
       stop_requested_(stop_requested),
-      pipes_(static_cast<int>(config.buffer_size), 64) {
-  max_active_ = (config.max_connections + config.workers - 1) / config.workers;
+      pipes_(static_cast<int>(config.buffer_size) * 4, 64) {
   tick_interval_.tv_sec = 0;
   tick_interval_.tv_nsec = kTickNs;
 }
@@ -201,7 +233,7 @@ void Worker::on_accept(size_t listener, int res, unsigned flags) {
     return;
   }
   metrics_.accepted().Increment();
-  if (active_ >= max_active_) {
+  if (!limit_.try_acquire()) {
     log_rejected_accept(res, CloseResult::kOverLimit);
     return;
   }
@@ -318,11 +350,12 @@ void Worker::close_connection(uint32_t slot, CloseResult result) {
 
 void Worker::finish_close(uint32_t slot) {
   Connection& c = conn(slot);
-  const TcpBytes client_bytes = tcp_bytes(c.client_fd);
+  const TcpBytes client_bytes =
+      tcp_bytes(c.client_fd, c.dirs[kClientToTarget].eof, c.dirs[kTargetToClient].shut);
   metrics_.closed(c.result).Increment();
   if (is_rejection(c.result)) metrics_.rejected(c.result).Increment();
   metrics_.bytes_client_to_target().Increment(static_cast<double>(client_bytes.received));
-  metrics_.bytes_target_to_client().Increment(static_cast<double>(client_bytes.acked));
+  metrics_.bytes_target_to_client().Increment(static_cast<double>(client_bytes.sent));
   metrics_.active().Decrement();
   if (c.target_counted) balancer_.closed(c.target);
 
@@ -332,7 +365,7 @@ void Worker::finish_close(uint32_t slot) {
   entry.target = &c.target;
   entry.result = c.result;
   entry.bytes_from_client = client_bytes.received;
-  entry.bytes_to_client = client_bytes.acked;
+  entry.bytes_to_client = client_bytes.sent;
   entry.duration_s = static_cast<double>(now_ns_ - c.accepted_ns) / 1e9;
   write_access_log(STDOUT_FILENO, entry);
 
@@ -354,6 +387,7 @@ void Worker::finish_close(uint32_t slot) {
   c.generation = next_generation;
   free_slots_.push_back(slot);
   --active_;
+  limit_.release();
   if (buffers_) wake_starved();
 }
 

@@ -17,6 +17,7 @@
 #include "dataplane/buffer_ring.h"
 #include "dataplane/config.h"
 #include "dataplane/connection.h"
+#include "dataplane/connection_limit.h"
 #include "dataplane/deadline_list.h"
 #include "dataplane/metrics.h"
 #include "dataplane/pipe_pool.h"
@@ -31,7 +32,7 @@ inline constexpr uint32_t kHelloHeadroom = 64;
 
 class Worker {
  public:
-  Worker(const Config& config, Metrics& metrics, RouteTable& routes,
+  Worker(const Config& config, Metrics& metrics, RouteTable& routes, ConnectionLimit& limit,
          std::vector<UniqueFd> listeners, const std::atomic<bool>& stop_requested);
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -97,6 +98,7 @@ class Worker {
   const Config& config_;
   Metrics& metrics_;
   RouteTable& routes_;
+  ConnectionLimit& limit_;
   std::vector<UniqueFd> listeners_;
   std::vector<bool> accept_armed_;
   const std::atomic<bool>& stop_requested_;
@@ -123,7 +125,6 @@ class Worker {
   std::unique_ptr<uint8_t[]> hello_scratch_;
 
   uint32_t active_ = 0;
-  uint32_t max_active_ = 0;
   int64_t now_ns_ = 0;
   bool draining_ = false;
   int64_t drain_deadline_ns_ = 0;

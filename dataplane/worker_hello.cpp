@@ -31,6 +31,7 @@ void Worker::on_hello_recv(uint32_t slot, int res) {
   Connection& c = conn(slot);
   if (res <= 0) {
     // 0: the client closed before a whole ClientHello.
+    if (res == 0) c.dirs[kClientToTarget].eof = true;
     close_connection(slot, res == -ECONNRESET ? CloseResult::kReset : CloseResult::kBadHello);
     return;
   }
@@ -102,6 +103,7 @@ void Worker::on_alert_sent(uint32_t slot, int /*res*/) {
   Connection& c = conn(slot);
   // FIN after the alert; close() alone could turn into a reset if the client sent more.
   ::shutdown(c.client_fd, SHUT_WR);
+  c.dirs[kTargetToClient].shut = true;
   close_connection(slot, c.result);
 }
 

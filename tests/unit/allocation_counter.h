@@ -1,11 +1,10 @@
 // Counts heap allocations made through operator new, to test that a hot-path function is
-// allocation-free. Replaces the global operator new/delete: include it in exactly one source
-// file of a test executable.
+// allocation-free. The replacement operator new/delete live in allocation_counter.cpp: add that
+// file to the SOURCES of a test that includes this header. (Defined out of line so GCC does not
+// inline them into callers and misread malloc/free pairs as mismatched new/delete.)
 #pragma once
 
 #include <atomic>
-#include <cstdlib>
-#include <new>
 
 namespace cloudlink::testing {
 
@@ -20,11 +19,3 @@ long allocations_during(Fn&& fn) {
 }
 
 }  // namespace cloudlink::testing
-
-void* operator new(std::size_t size) {
-  ++cloudlink::testing::allocation_count;
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
