@@ -63,7 +63,8 @@ class RouteTable {
   struct EnvDeleter {
     void operator()(MDB_env* env) const;
   };
-  RouteTable(std::unique_ptr<MDB_env, EnvDeleter> env, MDB_dbi dbi) : env_(std::move(env)), dbi_(dbi) {}
+  RouteTable(std::unique_ptr<MDB_env, EnvDeleter> env, MDB_dbi dbi)
+      : env_(std::move(env)), dbi_(dbi) {}
   std::unique_ptr<MDB_env, EnvDeleter> env_;
   MDB_dbi dbi_ = 0;
 };
