@@ -12,7 +12,10 @@ jobs=$(nproc)
 bash deploy/install-deps.sh
 
 echo "== clang-format"
-mapfile -t sources < <(git ls-files '*.cpp' '*.h' '*.c' 2>/dev/null || find . -name '*.cpp' -o -name '*.h')
+# git ls-files when this is a checkout; otherwise every source outside the build trees.
+mapfile -t sources < <(git ls-files '*.cpp' '*.h' '*.c' 2>/dev/null ||
+  find . \( -path './build*' -o -path ./var -o -path ./.git \) -prune -o \
+    \( -name '*.cpp' -o -name '*.h' -o -name '*.c' \) -print)
 clang-format --dry-run --Werror "${sources[@]}"
 
 echo "== build (RelWithDebInfo) and all tests"
