@@ -62,13 +62,26 @@ bool own_fin_queued(uint8_t state) {
 // acknowledged (SIOCOUTQ) still leave with a graceful close, so they count as sent. Whether a
 // FIN went either way is known from what the relay saw and did, or else from the state (a
 // socket whose FIN exchange finished is in CLOSE, which says nothing).
+int unacked_bytes(int fd) {
+  int n = 0;
+  if (::ioctl(fd, SIOCOUTQ, &n) != 0 || n < 0) return 0;
+  return n;
+}
+
 TcpBytes tcp_bytes(int fd, bool fin_seen, bool fin_sent) {
+  if (fd < 0) return {};
   tcp_info info;
-  std::memset(&info, 0, sizeof info);
-  socklen_t len = sizeof info;
-  if (fd < 0 || ::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return {};
   int unacked = 0;
-  if (::ioctl(fd, SIOCOUTQ, &unacked) != 0 || unacked < 0) unacked = 0;
+  // An ACK arriving between the two reads would move bytes from "unacked" to "acked" unseen:
+  // read the queue before and after, and take a snapshot during which it did not change.
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    const int before = unacked_bytes(fd);
+    std::memset(&info, 0, sizeof info);
+    socklen_t len = sizeof info;
+    if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return {};
+    unacked = unacked_bytes(fd);
+    if (unacked == before) break;
+  }
   TcpBytes bytes;
   bytes.received = info.tcpi_bytes_received;
   if ((fin_seen || peer_fin_received(info.tcpi_state)) && bytes.received > 0) --bytes.received;
