@@ -90,7 +90,7 @@ struct Connection {
   Route route;
   uint32_t tried_targets = 0;   // bit i: target i was tried
   SocketAddress target;         // the connected (or being connected) target
-  bool target_counted = false;  // connected: counted by the worker's TargetBalancer
+  bool target_counted = false;  // connecting or connected: counted in TargetLoads
 
   std::array<Direction, 2> dirs;
 

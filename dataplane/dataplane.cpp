@@ -27,8 +27,8 @@ Result<std::unique_ptr<Dataplane>> Dataplane::start(const Config& config) {
       listeners.push_back(std::move(fd).value());
     }
     dp->workers_.push_back(std::make_unique<Worker>(dp->config_, *dp->metrics_, *dp->routes_,
-                                                    dp->limit_, std::move(listeners),
-                                                    dp->stop_requested_));
+                                                    dp->limit_, dp->target_loads_,
+                                                    std::move(listeners), dp->stop_requested_));
   }
   std::vector<std::future<Result<void>>> ready;
   for (auto& worker : dp->workers_) {

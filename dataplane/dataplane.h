@@ -32,6 +32,7 @@ class Dataplane {
   explicit Dataplane(const Config& config) : config_(config), limit_(config.max_connections) {}
   Config config_;
   ConnectionLimit limit_;
+  TargetLoads target_loads_;
   std::optional<RouteTable> routes_;
   std::unique_ptr<Metrics> metrics_;
   std::atomic<bool> stop_requested_{false};

@@ -93,7 +93,8 @@ TcpBytes tcp_bytes(int fd, bool fin_seen, bool fin_sent) {
 }  // namespace
 
 Worker::Worker(const Config& config, Metrics& metrics, RouteTable& routes, ConnectionLimit& limit,
-               std::vector<UniqueFd> listeners, const std::atomic<bool>& stop_requested)
+               TargetLoads& target_loads, std::vector<UniqueFd> listeners,
+               const std::atomic<bool>& stop_requested)
     : config_(config),
       metrics_(metrics),
       routes_(routes),
@@ -101,7 +102,8 @@ Worker::Worker(const Config& config, Metrics& metrics, RouteTable& routes, Conne
       listeners_(std::move(listeners)),
       accept_armed_(listeners_.size(), false),
       stop_requested_(stop_requested),
-      pipes_(static_cast<int>(config.buffer_size) * 4, 64) {
+      pipes_(static_cast<int>(config.buffer_size) * 4, 64),
+      balancer_(target_loads) {
   tick_interval_.tv_sec = 0;
   tick_interval_.tv_nsec = kTickNs;
 }

@@ -33,7 +33,8 @@ inline constexpr uint32_t kHelloHeadroom = 64;
 class Worker {
  public:
   Worker(const Config& config, Metrics& metrics, RouteTable& routes, ConnectionLimit& limit,
-         std::vector<UniqueFd> listeners, const std::atomic<bool>& stop_requested);
+         TargetLoads& target_loads, std::vector<UniqueFd> listeners,
+         const std::atomic<bool>& stop_requested);
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
   ~Worker();

@@ -121,6 +121,8 @@ void Worker::start_connect(uint32_t slot) {
   }
   c.tried_targets |= 1u << index;
   c.target = c.route.tls_targets[static_cast<size_t>(index)];
+  balancer_.opened(c.target);
+  c.target_counted = true;
   c.target_fd = ::socket(c.target.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (c.target_fd < 0) {
     metrics_.upstream_failure(UpstreamFailure::kError).Increment();
@@ -145,13 +147,13 @@ void Worker::on_connect(uint32_t slot, int res) {
                                     ? UpstreamFailure::kTimeout
                                     : UpstreamFailure::kError;
     metrics_.upstream_failure(why).Increment();
+    balancer_.closed(c.target);
+    c.target_counted = false;
     start_connect(slot);  // the next target, or targets_down when none is left
     return;
   }
   metrics_.connect_time().Observe(static_cast<double>(now_ns_ - c.connect_started_ns) / 1e9);
   metrics_.routed().Increment();
-  balancer_.opened(c.target);
-  c.target_counted = true;
   send_preamble(slot);
 }
 

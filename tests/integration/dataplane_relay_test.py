@@ -290,6 +290,20 @@ class RelayTests:
             entry = self.dp.log_for(client)
             self.assertEqual((entry["result"], entry["target"]), ("ok", backend.address))
 
+    def test_least_connections_counts_across_workers(self):
+        # Two workers: whichever one a client lands on, open flows are counted globally, so
+        # four long-lived flows over two targets end up two and two.
+        first, second = self.backend(), self.backend()
+        self.route("spread.test", first, second)
+        flows = []
+        for i in range(4):
+            sock, hello = self.open_flow("spread.test", b"%d" % i)
+            self.assert_echoes(sock, hello + b"%d" % i)
+            flows.append(sock)
+        self.assertEqual((len(first.connections), len(second.connections)), (2, 2))
+        for sock in flows:
+            sock.close()
+
     def test_all_targets_down_closes_and_counts(self):
         refused = self.dp.metric("cloudlink_upstream_failures_total", reason="refused")
         rejected = self.dp.metric("cloudlink_connections_rejected_total", reason="targets_down")

@@ -54,7 +54,8 @@ TEST(DeadlineList, KeepsFifoOrderAndRemovesFromAnywhere) {
 SocketAddress addr(const char* text) { return *SocketAddress::parse(text); }
 
 TEST(TargetBalancer, PicksLeastConnectionsAndSkipsTried) {
-  TargetBalancer lb;
+  TargetLoads loads;
+  TargetBalancer lb(loads);
   const std::vector<SocketAddress> targets = {addr("127.0.0.1:1001"), addr("127.0.0.1:1002"),
                                               addr("[::1]:1003")};
   EXPECT_EQ(lb.pick(targets, 0), 0);
@@ -73,6 +74,21 @@ TEST(TargetBalancer, PicksLeastConnectionsAndSkipsTried) {
   lb.closed(targets[1]);  // more closes than opens never wraps around
   EXPECT_EQ(lb.open_count(targets[1]), 0u);
   EXPECT_EQ(lb.pick(targets, 0), 1);
+}
+
+TEST(TargetBalancer, WorkersShareTheCounts) {
+  TargetLoads loads;
+  TargetBalancer first(loads);
+  TargetBalancer second(loads);
+  const std::vector<SocketAddress> targets = {addr("127.0.0.1:1001"), addr("127.0.0.1:1002")};
+  EXPECT_EQ(first.pick(targets, 0), 0);
+  first.opened(targets[0]);
+  // Another worker sees the first one's connection and goes to the other target.
+  EXPECT_EQ(second.pick(targets, 0), 1);
+  second.opened(targets[1]);
+  EXPECT_EQ(first.open_count(targets[1]), 1u);
+  second.closed(targets[1]);
+  EXPECT_EQ(first.pick(targets, 0), 1);
 }
 
 TEST(AccessLog, OneLogfmtLineWithEveryField) {
