@@ -1,0 +1,343 @@
+#!/usr/bin/env python3
+"""deploy/prometheus and deploy/grafana: promtool accepts the config and the rules, every alert
+fires in its scenario (and none on a healthy dataplane), and every query of the rules and of the
+Grafana dashboard names metric families, labels and label values that a real
+cloudlink-dataplane serves. The dashboard's queries are also evaluated by promtool over series
+built from that scrape: a query that returns nothing would be an empty panel."""
+import json
+import os
+import re
+import socket
+import subprocess
+import tempfile
+import unittest
+
+import harness as h
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+CONFIG = os.path.join(ROOT, "deploy", "prometheus", "prometheus.yml")
+RULES = os.path.join(ROOT, "deploy", "prometheus", "cloudlink.rules.yml")
+DASHBOARD = os.path.join(ROOT, "deploy", "grafana", "cloudlink-dataplane.json")
+
+# Labels Prometheus attaches to every scraped series; the dataplane never exposes them.
+TARGET_LABELS = {"job", "instance"}
+# What the dashboard's Grafana variables stand for when promtool evaluates its queries.
+GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$instance": ".*"}
+HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
+
+_SELECTOR = re.compile(r'(?<![\w:"])(cloudlink_[a-zA-Z0-9_]+)\s*(?:\{([^}]*)\})?')
+_MATCHER = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"')
+_GROUPING = re.compile(r'\b(?:by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)')
+_LABEL_VALUES = re.compile(r'^\s*label_values\((.*),\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\)\s*$')
+_RATE_BEFORE = re.compile(r'\b(?:rate|irate|increase)\(\s*$')
+
+
+def promtool(*args):
+    return h.run(["promtool", *args], timeout=60)
+
+
+# ---- what the deploy files ask for ----
+
+def dashboard_queries(dashboard):
+    """(where, PromQL, is_panel) for every panel target (rows nested or not), then the series
+    selector of every label_values() query variable (is_panel False)."""
+    out = []
+
+    def walk(panels):
+        for p in panels:
+            for t in p.get("targets", []):
+                if t.get("expr"):
+                    out.append((f"panel {p.get('title')!r} {t.get('refId')}", t["expr"], True))
+            walk(p.get("panels", []))
+
+    walk(dashboard.get("panels", []))
+    for var in dashboard.get("templating", {}).get("list", []):
+        if var.get("type") != "query":
+            continue
+        query = var["query"]["query"] if isinstance(var["query"], dict) else var["query"]
+        m = _LABEL_VALUES.match(query)
+        out.append((f"variable {var['name']!r}", m.group(1) if m else query, False))
+    return out
+
+
+def rule_exprs(text):
+    """(alert name, PromQL) for each rule; reads `expr:` as one line or as a `|` block."""
+    out, alert, lines = [], None, text.splitlines()
+    for i, line in enumerate(lines):
+        m = re.match(r"\s*- (?:alert|record): (\S+)", line)
+        if m:
+            alert = m.group(1)
+        m = re.match(r"(\s*)expr: (.*)$", line)
+        if not m:
+            continue
+        if m.group(2).strip() not in ("|", ">"):
+            out.append((alert, m.group(2)))
+            continue
+        indent, body = len(m.group(1)), []
+        for following in lines[i + 1:]:
+            if following.strip() and len(following) - len(following.lstrip()) <= indent:
+                break
+            body.append(following.strip())
+        out.append((alert, " ".join(body).strip()))
+    return out
+
+
+def substitute(expr):
+    for var, value in GRAFANA_VARIABLES.items():
+        expr = expr.replace(var, value)
+    return expr
+
+
+# ---- what the dataplane serves ----
+
+class Scrape:
+    """One /metrics text: types by family and, by sample name, label -> values seen."""
+
+    def __init__(self, text):
+        self.text = text
+        self.samples = h.parse_metrics(text)
+        self.types = dict(re.findall(r"^# TYPE (\S+) (\S+)$", text, re.M))
+        self.labels = {}
+        for name, labels in self.samples:
+            seen = self.labels.setdefault(name, {})
+            for label, value in labels:
+                seen.setdefault(label, set()).add(value)
+
+    def family(self, name):
+        """(family, type) of a sample name, or (None, None) if the dataplane has no such."""
+        if name in self.types:
+            return name, self.types[name]
+        for suffix in HISTOGRAM_SUFFIXES:
+            base = name[:-len(suffix)]
+            if name.endswith(suffix) and self.types.get(base) in ("histogram", "summary"):
+                return base, self.types[base]
+        return None, None
+
+
+def check_expr(scrape, where, expr, lint_rates=True):
+    """Every problem of one PromQL expression against a scrape, as a list of sentences.
+    lint_rates: counters must sit in rate()/increase() and gauges must not (not so for the
+    bare selector of a label_values() variable)."""
+    problems = []
+    names = set()
+    for m in _SELECTOR.finditer(expr):
+        name, matchers = m.group(1), m.group(2) or ""
+        family, kind = scrape.family(name)
+        if family is None or name not in scrape.labels:
+            problems.append(f"{where}: no metric {name} in /metrics")
+            continue
+        names.add(name)
+        in_rate = bool(_RATE_BEFORE.search(expr[:m.start()]))
+        if not lint_rates:
+            pass
+        elif kind == "counter" or name.endswith(HISTOGRAM_SUFFIXES):
+            if not in_rate:
+                problems.append(f"{where}: counter {name} used without rate()/increase()")
+        elif in_rate:
+            problems.append(f"{where}: rate() over the {kind} {name}")
+        known = scrape.labels[name]
+        for label, op, value in _MATCHER.findall(matchers):
+            if label in TARGET_LABELS:
+                continue
+            if label not in known:
+                problems.append(f"{where}: {name} has no label {label} (has {sorted(known)})")
+            elif "$" not in value and op in ("=", "=~") and re.fullmatch(r"[\w|]+", value):
+                for v in value.split("|"):
+                    if v not in known[label]:
+                        problems.append(f"{where}: {name}{{{label}}} never is {v!r} "
+                                        f"(is one of {sorted(known[label])})")
+    for group in _GROUPING.findall(expr):
+        for label in filter(None, (g.strip() for g in group.split(","))):
+            for name in names:
+                if label not in TARGET_LABELS and label not in scrape.labels[name]:
+                    problems.append(f"{where}: grouping by {label}, which {name} does not have")
+    if "histogram_quantile" in expr and not re.search(r"\bby\s*\([^)]*\ble\b", expr):
+        problems.append(f"{where}: histogram_quantile without keeping le")
+    return problems
+
+
+def series_notation(value, kind):
+    """promtool series values: counters grow by their scraped value each step, gauges stay."""
+    v = f"{value:.9f}".rstrip("0").rstrip(".")
+    return f"{v}x80" if kind == "gauge" else f"0+{v}x80"
+
+
+def run_rule_tests(testcase, groups, rule_files=()):
+    """Runs promtool test rules on a file made of groups (JSON is YAML); fails with its output."""
+    doc = {"rule_files": list(rule_files), "evaluation_interval": "15s", "tests": groups}
+    with tempfile.NamedTemporaryFile("w", suffix=".json", prefix="cloudlink-rules-test.",
+                                     delete=False) as f:
+        json.dump(doc, f, indent=1)
+    testcase.addCleanup(os.unlink, f.name)
+    r = promtool("test", "rules", f.name)
+    testcase.assertEqual(r.returncode, 0, f"promtool test rules:\n{r.stdout}{r.stderr}")
+
+
+class PromtoolTest(unittest.TestCase):
+    def test_config_and_rules_pass_promtool(self):
+        r = promtool("check", "config", CONFIG)
+        self.assertEqual(r.returncode, 0, f"promtool check config:\n{r.stdout}{r.stderr}")
+        self.assertIn("1 rule files found", r.stdout + r.stderr)
+        r = promtool("check", "rules", "--lint=all", "--lint-fatal", RULES)
+        self.assertEqual(r.returncode, 0, f"promtool check rules:\n{r.stdout}{r.stderr}")
+
+    def test_scrape_config_matches_the_queries(self):
+        with open(CONFIG) as f:
+            config = f.read()
+        self.assertEqual(re.findall(r"job_name:\s*(\S+)", config), ["cloudlink-dataplane"])
+        self.assertIn("scrape_interval: 15s", config)
+        self.assertIn("127.0.0.1:9477", config)
+        with open(RULES) as f, open(DASHBOARD) as g:
+            queries = f.read() + g.read()
+        for job in re.findall(r'job\s*=~?\s*\\?"([^"\\]*)', queries):
+            self.assertEqual(job, "cloudlink-dataplane", "a query names another job")
+
+    def test_dashboard_queries_parse(self):
+        """Each dashboard query, variables substituted, is valid PromQL (as a recording rule)."""
+        with open(DASHBOARD) as f:
+            queries = dashboard_queries(json.load(f))
+        rules = [{"record": f"cloudlink:dashboard_query_{i}", "expr": substitute(expr)}
+                 for i, (_, expr, _) in enumerate(queries)]
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump({"groups": [{"name": "dashboard", "rules": rules}]}, f)
+        self.addCleanup(os.unlink, f.name)
+        r = promtool("check", "rules", f.name)
+        self.assertEqual(r.returncode, 0, f"promtool check rules:\n{r.stdout}{r.stderr}")
+
+    def test_each_alert_fires_in_its_scenario(self):
+        with open(RULES) as f:
+            alerts = re.findall(r"^\s*- alert: (\S+)", f.read(), re.M)
+        job = 'job="cloudlink-dataplane",instance="dp"'
+
+        def counter(name, per_step, **labels):
+            extra = "".join(f',{k}="{v}"' for k, v in labels.items())
+            return {"series": f"{name}{{{job}{extra}}}", "values": f"0+{per_step}x80"}
+
+        def rejected(reason, per_step):
+            return counter("cloudlink_connections_rejected_total", per_step, reason=reason)
+
+        up = {"series": f"up{{{job}}}", "values": "1x80"}
+        busy = counter("cloudlink_connections_accepted_total", 60)  # 4/s at a 15s step
+        # (the one alert expected, or None; input series). The two None cases: a busy healthy
+        # dataplane, and an idle one whose few connections all fail their hello (below the
+        # alert's 1 accept/s floor).
+        scenarios = [
+            (None, [up, busy, rejected("unknown_sni", 6), rejected("hello_timeout", 3)]),
+            (None, [up, counter("cloudlink_connections_accepted_total", 3),
+                    rejected("not_tls", 3)]),
+            ("CloudlinkDataplaneDown", [{"series": f"up{{{job}}}", "values": "0x80"}]),
+            ("CloudlinkTargetsDown", [up, busy, rejected("targets_down", 1)]),
+            ("CloudlinkHelloFailuresHigh", [up, busy, rejected("hello_timeout", 20),
+                                            rejected("bad_hello", 10)]),
+            ("CloudlinkOverConnectionLimit", [up, busy, rejected("over_limit", 5)]),
+            ("CloudlinkRouteTableError", [up, busy, rejected("route_error", 1)]),
+        ]
+        self.assertEqual(sorted(a for a, _ in scenarios if a), sorted(alerts),
+                         "every alert needs a scenario here")
+        firing = 'count by (alertname, instance) (ALERTS{alertstate="firing"})'
+        groups = []
+        for i, (alert, series) in enumerate(scenarios):
+            expected = [] if alert is None else [
+                {"labels": f'{{alertname="{alert}",instance="dp"}}', "value": 1}]
+            groups.append({"name": alert or f"no alert ({i})", "interval": "15s",
+                           "input_series": series,
+                           "promql_expr_test": [{"expr": firing, "eval_time": "20m",
+                                                 "exp_samples": expected}]})
+        run_rule_tests(self, groups, [RULES])
+
+
+class AgainstDataplaneTest(unittest.TestCase):
+    """The queries against what a real cloudlink-dataplane serves after real traffic."""
+
+    @classmethod
+    def setUpClass(cls):
+        h.require_binaries()
+        work = h.temp_dir(cls, "deploy_observability.")
+        cls.dp = h.Dataplane(cls, work, workers=2)
+        backend = h.TcpBackend(cls, h.echo_handler)
+        r = h.run([h.CONTROL, "routes", "add", "obs.test", backend.address, "--data", cls.dp.data])
+        if r.returncode != 0:
+            raise AssertionError(f"routes add: {r.stderr}")
+        hello = h.client_hello("obs.test")
+        with h.connect(cls.dp.port) as sock:  # one routed flow
+            sock.sendall(hello + b"ping")
+            sock.shutdown(socket.SHUT_WR)
+            echoed = h.recv_until_closed(sock)
+        if echoed != (hello + b"ping", "eof"):
+            raise AssertionError(f"routed flow: got {echoed!r}")
+        with h.connect(cls.dp.port) as sock:  # one rejected flow
+            sock.sendall(h.client_hello("unknown.test"))
+            alert = h.recv_until_closed(sock)[0]
+        if alert != h.ALERT_UNRECOGNIZED_NAME:
+            raise AssertionError(f"rejected flow: got {alert!r}")
+        cls.dp.wait_metric("cloudlink_connections_accepted_total", 2)
+        cls.dp.wait_metric("cloudlink_connections_active", 0)
+        cls.scrape = Scrape(cls.dp.metrics_text())
+        with open(DASHBOARD) as f:
+            cls.dashboard = json.load(f)
+
+    def test_traffic_shows_in_the_scrape(self):
+        s = self.scrape.samples
+        self.assertEqual(s[("cloudlink_connections_routed_total", ())], 1)
+        self.assertEqual(s[("cloudlink_connections_rejected_total", (("reason", "unknown_sni"),))],
+                         1)
+
+    def test_dashboard_queries_use_served_metrics_and_labels(self):
+        queries = dashboard_queries(self.dashboard)
+        self.assertGreaterEqual(len(queries), 10)
+        problems = [p for where, expr, is_panel in queries
+                    for p in check_expr(self.scrape, where, expr, lint_rates=is_panel)]
+        self.assertEqual(problems, [])
+        used = {m.group(1) for _, expr, _ in queries for m in _SELECTOR.finditer(expr)}
+        unused = {f for f in self.scrape.types if f.startswith("cloudlink_")} - {
+            self.scrape.family(n)[0] for n in used}
+        self.assertEqual(unused, set(), "metric families the dashboard does not show")
+
+    def test_rule_queries_use_served_metrics_and_labels(self):
+        with open(RULES) as f:
+            exprs = rule_exprs(f.read())
+        with open(RULES) as f:
+            self.assertEqual(len(exprs), f.read().count("expr:"))
+        problems = [p for where, expr in exprs for p in check_expr(self.scrape, where, expr)]
+        self.assertEqual(problems, [])
+
+    def test_dashboard_panels_show_data(self):
+        """promtool evaluates every query over series made from the scrape (as if Prometheus had
+        scraped the dataplane for 20 minutes under steady traffic): none may come back empty."""
+        series = [{"series": 'up{job="cloudlink-dataplane",instance="dp"}', "values": "1x80"}]
+        for (name, labels), value in sorted(self.scrape.samples.items()):
+            if not name.startswith("cloudlink_"):
+                continue
+            all_labels = [("job", "cloudlink-dataplane"), ("instance", "dp"), *labels]
+            text = ",".join(f'{k}="{v}"' for k, v in all_labels)
+            kind = self.scrape.family(name)[1]
+            # Counters grow by at least 1 a step so that every rate, ratio and quantile has a value.
+            series.append({"series": f"{name}{{{text}}}",
+                           "values": series_notation(max(value, 1) if kind != "gauge" else value,
+                                                     kind)})
+        tests = [{"expr": f"count({substitute(expr)}) > bool 0", "eval_time": "20m",
+                  "exp_samples": [{"labels": "{}", "value": 1}]}
+                 for _, expr, _ in dashboard_queries(self.dashboard)]
+        run_rule_tests(self, [{"name": "dashboard", "interval": "15s", "input_series": series,
+                               "promql_expr_test": tests}])
+
+    def test_dashboard_shape(self):
+        d = self.dashboard
+        self.assertGreaterEqual(d["schemaVersion"], 37)
+        variables = {v["name"]: v for v in d["templating"]["list"]}
+        self.assertEqual(variables["DS_PROMETHEUS"]["type"], "datasource")
+        self.assertEqual(variables["DS_PROMETHEUS"]["query"], "prometheus")
+        self.assertIn("instance", variables)
+        panels = [p for p in d["panels"] if p["type"] != "row"]
+        ids = [p["id"] for p in d["panels"]]
+        self.assertEqual(len(ids), len(set(ids)), "panel ids repeat")
+        for p in panels:
+            for ds in [p.get("datasource")] + [t.get("datasource") for t in p["targets"]]:
+                self.assertEqual(ds, {"type": "prometheus", "uid": "${DS_PROMETHEUS}"}, p["title"])
+            for t in p["targets"]:
+                if "cloudlink_" in t["expr"]:
+                    self.assertIn('instance=~"$instance"', t["expr"], p["title"])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
