@@ -209,7 +209,8 @@ HelloResult parse_client_hello(std::span<const uint8_t> data, std::span<uint8_t>
       return record == 0 ? status_only(HelloStatus::kNotTls, "record version is not 3.x")
                          : status_only(HelloStatus::kMalformed, "record version is not 3.x");
     }
-    if (header_have < kRecordHeaderSize) return status_only(HelloStatus::kNeedMore, "");
+    // Not `return kNeedMore`: the handshake bytes already joined must still be checked.
+    if (header_have < kRecordHeaderSize) break;
     const size_t fragment_length = (size_t{header[3]} << 8) | header[4];
     if (fragment_length == 0) {
       return status_only(HelloStatus::kMalformed, "zero-length handshake record");
