@@ -218,6 +218,10 @@ HelloResult parse_client_hello(std::span<const uint8_t> data, std::span<uint8_t>
     if (fragment_length > kMaxRecordFragment) {
       return status_only(HelloStatus::kMalformed, "record longer than 2^14 bytes");
     }
+    // The cap counts record headers too: many small records cannot stretch it.
+    if (pos + kRecordHeaderSize + fragment_length > kMaxClientHelloBytes) {
+      return status_only(HelloStatus::kTooLarge, "ClientHello records over 16 KiB");
+    }
     const size_t fragment_have = std::min(fragment_length, data.size() - pos - kRecordHeaderSize);
     const uint8_t* fragment = header + kRecordHeaderSize;
 
