@@ -14,7 +14,7 @@ Result<std::unique_ptr<Dataplane>> Dataplane::start(const Config& config) {
     return Error(routes.error().code(),
                  "--data " + config.data_dir + ": " + routes.error().message());
   dp->routes_.emplace(std::move(routes).value());
-  auto metrics = Metrics::create(config.metrics_listener);
+  auto metrics = Metrics::create(config);
   if (!metrics) return metrics.error();
   dp->metrics_ = std::move(metrics).value();
 

@@ -1,6 +1,8 @@
 #include "dataplane/metrics.h"
 
+#include <ctime>
 #include <exception>
+#include <string>
 
 namespace cloudlink::dataplane {
 
@@ -11,7 +13,7 @@ const prometheus::Histogram::BucketBoundaries kLatencyBuckets{
 constexpr const char* kUpstreamFailureNames[] = {"refused", "timeout", "error"};
 }  // namespace
 
-Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
+Metrics::Metrics(const Config& config) : registry_(std::make_shared<prometheus::Registry>()) {
   using prometheus::BuildCounter;
   using prometheus::BuildGauge;
   using prometheus::BuildHistogram;
@@ -67,10 +69,31 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
   for (size_t i = 0; i < upstream_failures_.size(); ++i) {
     upstream_failures_[i] = &failures.Add({{"reason", kUpstreamFailureNames[i]}});
   }
+  BuildGauge()
+      .Name("cloudlink_connections_max")
+      .Help("The --max-connections limit, to compare cloudlink_connections_active against")
+      .Register(r)
+      .Add({})
+      .Set(static_cast<double>(config.max_connections));
+  BuildGauge()
+      .Name("cloudlink_dataplane_info")
+      .Help("Always 1; labels carry the version and the settings this process runs with")
+      .Register(r)
+      .Add({{"version", CLOUDLINK_VERSION},
+            {"relay", relay_mode_name(config.relay)},
+            {"workers", std::to_string(config.workers)}})
+      .Set(1);
+  BuildGauge()
+      .Name("process_start_time_seconds")
+      .Help("Start time of the process since the Unix epoch in seconds")
+      .Register(r)
+      .Add({})
+      .Set(static_cast<double>(std::time(nullptr)));
 }
 
-Result<std::unique_ptr<Metrics>> Metrics::create(const SocketAddress& listen) {
-  std::unique_ptr<Metrics> m(new Metrics());
+Result<std::unique_ptr<Metrics>> Metrics::create(const Config& config) {
+  std::unique_ptr<Metrics> m(new Metrics(config));
+  const SocketAddress& listen = config.metrics_listener;
   if (listen.empty()) return m;
   char text[SocketAddress::kMaxTextLength];
   listen.format(text, sizeof text);

@@ -14,6 +14,7 @@
 #include "common/result.h"
 #include "common/socket_address.h"
 #include "dataplane/close_result.h"
+#include "dataplane/config.h"
 
 namespace cloudlink::dataplane {
 
@@ -21,8 +22,10 @@ enum class UpstreamFailure : uint8_t { kRefused, kTimeout, kError, kCount };
 
 class Metrics {
  public:
-  // Serves /metrics on listen unless it is empty. A bind failure is an Error naming the address.
-  static Result<std::unique_ptr<Metrics>> create(const SocketAddress& listen);
+  // Serves /metrics on config.metrics_listener unless it is empty. A bind failure is an Error
+  // naming the address. The settings an operator compares against (the connection limit, the
+  // relay mode, the version) are published once here.
+  static Result<std::unique_ptr<Metrics>> create(const Config& config);
 
   prometheus::Counter& accepted() { return *accepted_; }
   prometheus::Counter& routed() { return *routed_; }
@@ -38,7 +41,7 @@ class Metrics {
   }
 
  private:
-  Metrics();
+  explicit Metrics(const Config& config);
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<prometheus::Exposer> exposer_;
   prometheus::Counter* accepted_;

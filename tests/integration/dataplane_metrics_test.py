@@ -3,6 +3,7 @@
 import os
 import socket
 import subprocess
+import time
 import unittest
 
 import harness as h
@@ -16,6 +17,9 @@ NAMES = [
     "cloudlink_client_hello_wait_seconds",
     "cloudlink_upstream_connect_seconds",
     "cloudlink_upstream_failures_total",
+    "cloudlink_connections_max",
+    "cloudlink_dataplane_info",
+    "process_start_time_seconds",
 ]
 
 
@@ -99,6 +103,24 @@ class MetricsTest(unittest.TestCase):
         for sock in socks:
             sock.close()
         self.dp.wait_metric("cloudlink_connections_active", 0)
+
+    def test_settings_are_published(self):
+        # A second dataplane with known settings: the limit to alert against, the relay mode,
+        # the worker count and the start time.
+        started = time.time()
+        dp = h.Dataplane(self, h.temp_dir(self, "dataplane_settings."), relay="splice",
+                         workers=3, max_connections="1234")
+        m = dp.metrics()
+        self.assertEqual(m[("cloudlink_connections_max", ())], 1234)
+        info = [labels for (name, labels) in m if name == "cloudlink_dataplane_info"]
+        self.assertEqual(len(info), 1)
+        labels = dict(info[0])
+        self.assertEqual((labels["relay"], labels["workers"]), ("splice", "3"))
+        self.assertRegex(labels["version"], r"^\d+\.\d+\.\d+$")
+        self.assertEqual(m[("cloudlink_dataplane_info", info[0])], 1)
+        start = m[("process_start_time_seconds", ())]
+        self.assertGreaterEqual(start, int(started) - 1)
+        self.assertLessEqual(start, time.time() + 1)
 
     def test_upstream_failures_by_reason(self):
         down = f"127.0.0.1:{h.free_port()}"
