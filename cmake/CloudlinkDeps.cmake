@@ -6,6 +6,14 @@ pkg_check_modules(LMDB REQUIRED IMPORTED_TARGET lmdb)
 find_package(OpenSSL REQUIRED)
 find_package(prometheus-cpp CONFIG REQUIRED)
 find_package(CLI11 CONFIG REQUIRED)
+# simdjson (request bodies) ships a CMake config; nlohmann-json (responses) is header-only.
+find_package(simdjson CONFIG REQUIRED)
+find_package(nlohmann_json CONFIG REQUIRED)
+# cpp-httplib (control's REST API): Debian builds it as a shared library (libcpp-httplib.so,
+# the header holds declarations only) and ships no CMake config, only cpp-httplib.pc, whose
+# Cflags carry the CPPHTTPLIB_*_SUPPORT defines the library was built with; the header must
+# see the same defines, so take them from pkg-config rather than spelling them here.
+pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
 find_package(GTest CONFIG REQUIRED)
 if(CLOUDLINK_BENCH)
   find_package(benchmark CONFIG REQUIRED)
