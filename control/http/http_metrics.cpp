@@ -1,0 +1,41 @@
+#include "control/http/http_metrics.h"
+
+#include <prometheus/text_serializer.h>
+
+namespace cloudlink::control::http {
+
+namespace {
+const prometheus::Histogram::BucketBoundaries kDurationBuckets{
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0};
+}  // namespace
+
+HttpMetrics::HttpMetrics(std::shared_ptr<prometheus::Registry> registry)
+    : registry_(std::move(registry)) {
+  requests_ = &prometheus::BuildCounter()
+                   .Name("cloudlink_control_http_requests_total")
+                   .Help("Control API requests answered, by route pattern, method and status")
+                   .Register(*registry_);
+  duration_ = &prometheus::BuildHistogram()
+                   .Name("cloudlink_control_http_request_duration_seconds")
+                   .Help("Control API request handling time (headers read to response written)")
+                   .Register(*registry_);
+}
+
+void HttpMetrics::observe(std::string_view route, std::string_view method, int status,
+                          double seconds) {
+  // Family::Add returns the existing child for known labels (a lookup under its mutex).
+  requests_
+      ->Add({{"route", std::string(route)},
+             {"method", std::string(method)},
+             {"status", std::to_string(status)}})
+      .Increment();
+  if (seconds >= 0) {
+    duration_->Add({{"route", std::string(route)}}, kDurationBuckets).Observe(seconds);
+  }
+}
+
+std::string HttpMetrics::text() const {
+  return prometheus::TextSerializer().Serialize(registry_->Collect());
+}
+
+}  // namespace cloudlink::control::http

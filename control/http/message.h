@@ -1,0 +1,83 @@
+// What a control API handler sees (Request) and returns (Response). Handlers never touch the
+// HTTP library: the server builds a Request after its checks (route, size, content type, body
+// schema, bearer token presence) and writes the Response, so these types are all a handler
+// and its unit test need.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "control/api/json_body.h"
+#include "control/http/router.h"
+
+namespace cloudlink::control::http {
+
+class Request {
+ public:
+  Request() = default;
+  Request(Method method, std::string path, PathParams params)
+      : method_(method), path_(std::move(path)), params_(std::move(params)) {}
+
+  Method method() const { return method_; }
+  const std::string& path() const { return path_; }
+  // The value of the pattern parameter {name}; empty when the pattern has none of that name.
+  std::string_view param(std::string_view name) const;
+  const PathParams& params() const { return params_; }
+
+  // The credentials of `Authorization: Bearer TOKEN`, when the header has that form.
+  const std::optional<std::string>& bearer_token() const { return bearer_token_; }
+  // The peer's IP address as text ("127.0.0.1", "::1") and port.
+  const std::string& source_ip() const { return source_ip_; }
+  uint16_t source_port() const { return source_port_; }
+  // The body's fields, already checked against the route's schema (empty when it has none).
+  const api::ParsedBody& body() const { return body_; }
+
+  void set_bearer_token(std::optional<std::string> token) { bearer_token_ = std::move(token); }
+  void set_source(std::string ip, uint16_t port) {
+    source_ip_ = std::move(ip);
+    source_port_ = port;
+  }
+  void set_body(api::ParsedBody body) { body_ = std::move(body); }
+
+ private:
+  Method method_ = Method::kGet;
+  std::string path_;
+  PathParams params_;
+  std::optional<std::string> bearer_token_;
+  std::string source_ip_;
+  uint16_t source_port_ = 0;
+  api::ParsedBody body_;
+};
+
+// The token of an Authorization header value "Bearer TOKEN" (scheme case-insensitive,
+// RFC 6750 token68 characters only); nothing for any other form.
+std::optional<std::string> parse_bearer(std::string_view authorization);
+
+// "not_found" for 404, "method_not_allowed" for 405, ...: the code of a generic error.
+std::string_view status_error_code(int status);
+
+struct Response {
+  int status = 200;
+  nlohmann::json json;  // the body, unless content_type is set
+  // A non-JSON body (the Prometheus text format of /metrics): content_type + text.
+  std::string content_type;
+  std::string text;
+  std::vector<std::pair<std::string, std::string>> headers;
+
+  static Response ok(nlohmann::json body, int status = 200);
+  static Response no_content();
+  // {"error":{"code":code,"message":message}} with the given status.
+  static Response error(int status, std::string_view code, std::string_view message);
+  static Response raw(int status, std::string content_type, std::string text);
+
+  // The bytes to send: JSON serialised (invalid UTF-8 replaced, never thrown on), or text.
+  std::string serialized_body() const;
+  std::string_view serialized_content_type() const;
+};
+
+}  // namespace cloudlink::control::http

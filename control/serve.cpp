@@ -1,0 +1,75 @@
+#include "control/serve.h"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
+#include <thread>
+
+#include "common/log.h"
+#include "common/socket_address.h"
+
+namespace cloudlink::control {
+
+Result<std::pair<std::string, uint16_t>> parse_listen(const std::string& listen) {
+  // SocketAddress refuses port 0, which tests use for "any free port": parse it as port 1.
+  std::string text = listen;
+  bool any_port = text.size() > 2 && text.compare(text.size() - 2, 2, ":0") == 0;
+  if (any_port) text.replace(text.size() - 1, 1, "1");
+  auto address = SocketAddress::parse(text);
+  if (!address) return Error(address.error().code(), "--listen " + listen);
+  std::string host = address->to_string();
+  host.erase(host.rfind(':'));
+  if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  return std::make_pair(host, any_port ? uint16_t{0} : address->port());
+}
+
+int run_serve(const ServeOptions& options) {
+  // Block the stop signals before any thread exists, so every thread inherits the mask and
+  // only the waiter below receives them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  auto listen = parse_listen(options.listen);
+  if (!listen) {
+    log_line("%s", listen.error().message().c_str());
+    return 1;
+  }
+  http::Server server(options.server);
+  auto routes = http::add_standard_routes(server);
+  if (routes && options.add_routes) routes = options.add_routes(server);
+  if (!routes) {
+    log_line("%s", routes.error().message().c_str());
+    return 1;
+  }
+  auto port = server.bind(listen->first, listen->second);
+  if (!port) {
+    log_line("%s", port.error().message().c_str());
+    return 1;
+  }
+  const bool v6 = listen->first.find(':') != std::string::npos;
+  log_line("listening on %s%s%s:%u (data %s)", v6 ? "[" : "", listen->first.c_str(), v6 ? "]" : "",
+           static_cast<unsigned>(*port), options.data_dir.c_str());
+
+  std::atomic<bool> finished{false};
+  std::thread waiter([&] {
+    int signal_number = 0;
+    sigwait(&stop_signals, &signal_number);
+    if (!finished.load()) server.stop();
+  });
+  auto served = server.run();
+  finished.store(true);
+  // Wake the waiter when the listener ended on its own (an error, not a signal).
+  pthread_kill(waiter.native_handle(), SIGTERM);
+  waiter.join();
+  if (!served) {
+    log_line("%s", served.error().message().c_str());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace cloudlink::control

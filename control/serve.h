@@ -1,0 +1,35 @@
+// `cloudlink-control serve`: the REST API on one listener until SIGINT/SIGTERM.
+//
+// TEMPORARY (issue 3, HTTP layer only): the route set is the standard one (GET /api/health,
+// GET /api/openapi.json, GET /metrics) plus whatever ServeOptions::add_routes registers; the
+// account/home/mapping handlers on control/state plug in there. main.cpp does not have the
+// subcommand yet; the line to add is:
+//   serve_cmd->add_option("--data", serve.data_dir); serve_cmd->add_option("--listen",
+//   serve.listen);
+//   ... return cloudlink::control::run_serve(serve);
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "common/result.h"
+#include "control/http/server.h"
+
+namespace cloudlink::control {
+
+struct ServeOptions {
+  std::string data_dir = "./var";
+  std::string listen = "127.0.0.1:8000";  // ADDR:PORT, [v6]:PORT; port 0 picks a free one
+  http::ServerOptions server;
+  // Registers the API's own routes (called once, before the listener opens).
+  std::function<Result<void>(http::Server&)> add_routes;
+};
+
+// Splits "1.2.3.4:80" / "[::1]:80" into the host the server binds and the port (0 allowed).
+Result<std::pair<std::string, uint16_t>> parse_listen(const std::string& listen);
+
+// Serves until SIGINT or SIGTERM; prints `listening on ADDR:PORT` on stderr once bound.
+// Returns the process exit code (0 after a signal, 1 on a start-up error, printed).
+int run_serve(const ServeOptions& options);
+
+}  // namespace cloudlink::control
