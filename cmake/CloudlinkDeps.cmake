@@ -14,6 +14,8 @@ find_package(nlohmann_json CONFIG REQUIRED)
 # Cflags carry the CPPHTTPLIB_*_SUPPORT defines the library was built with; the header must
 # see the same defines, so take them from pkg-config rather than spelling them here.
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
+# libsodium: Argon2id password hashes (crypto_pwhash_str), random tokens, BLAKE2b token digests.
+pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
 find_package(GTest CONFIG REQUIRED)
 if(CLOUDLINK_BENCH)
   find_package(benchmark CONFIG REQUIRED)

@@ -267,15 +267,29 @@ Result<std::vector<std::pair<std::string, Route>>> RouteTable::list() {
 }
 
 Result<void> RouteTable::replace_all(const std::vector<std::pair<std::string, Route>>& routes) {
-  for (const auto& [host, route] : routes) {
-    if (auto valid = validate_route_hostname(host); !valid) return valid.error();
-  }
+  return write([&]() -> Result<Batch> { return Batch{true, routes, {}}; });
+}
+
+Result<void> RouteTable::write(const std::function<Result<Batch>()>& fill) {
   auto txn = begin_txn(env_.get(), 0);
   if (!txn) return txn.error();
+  auto batch = fill();
+  if (!batch) return batch.error();
+  for (const auto& [host, route] : batch->puts) {
+    if (auto valid = validate_route_hostname(host); !valid) return valid.error();
+  }
+  int rc = 0;
   // Empty the database inside the same txn: readers see the old table or the new, never a mix.
-  int rc = mdb_drop(txn->get(), dbi_, 0);
-  if (rc != 0) return mdb_error(rc, "route table: mdb_drop");
-  for (const auto& [host, route] : routes) {
+  if (batch->clear && (rc = mdb_drop(txn->get(), dbi_, 0)) != 0) {
+    return mdb_error(rc, "route table: mdb_drop");
+  }
+  for (const std::string& host : batch->removes) {
+    MDB_val k = as_val(host);
+    if (k.mv_size == 0) continue;  // LMDB rejects empty keys; no route can have one
+    rc = mdb_del(txn->get(), dbi_, &k, nullptr);
+    if (rc != 0 && rc != MDB_NOTFOUND) return mdb_error(rc, "route table: remove " + host);
+  }
+  for (const auto& [host, route] : batch->puts) {
     std::string value = encode_route(route);
     MDB_val k = as_val(host);
     MDB_val v = as_val(value);

@@ -5,6 +5,7 @@
 
 #include <lmdb.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -58,6 +59,18 @@ class RouteTable {
   Result<std::vector<std::pair<std::string, Route>>> list();
   // Replaces the whole table in one transaction (routes sync).
   Result<void> replace_all(const std::vector<std::pair<std::string, Route>>& routes);
+
+  // The changes of one write transaction, collected by a write() callback.
+  struct Batch {
+    bool clear = false;  // empty the table first
+    std::vector<std::pair<std::string, Route>> puts;
+    std::vector<std::string> removes;  // a host without a route is not an error
+  };
+  // Begins a write transaction, then calls fill to decide what to write, then applies the batch
+  // and commits. fill runs while this process holds the routes writer lock, so what fill reads
+  // from elsewhere (control's state) is ordered with every other writer: two writers that each
+  // read the newest state inside fill can never leave the table at the older state.
+  Result<void> write(const std::function<Result<Batch>()>& fill);
 
  private:
   struct EnvDeleter {

@@ -2,9 +2,12 @@
 // cloudlink_control library.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <iostream>
+#include <string>
 
 #include "common/log.h"
 #include "control/route_commands.h"
+#include "control/state_commands.h"
 
 namespace {
 
@@ -19,11 +22,20 @@ int finish(const CommandOutcome& outcome) {
   return outcome.exit_code;
 }
 
+// The password from stdin: the first line, without its line ending (never from argv, which
+// other local users can read in /proc).
+std::string read_password() {
+  std::string line;
+  std::getline(std::cin, line);
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  return line;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   cloudlink::log_program_name() = "cloudlink-control";
-  CLI::App app{"cloudlink-control: manage the cloudlink route table"};
+  CLI::App app{"cloudlink-control: manage cloudlink users, homes and the route table"};
   app.require_subcommand(1);
   CLI::App* routes = app.add_subcommand("routes", "add, remove and list routes");
   routes->require_subcommand(1);
@@ -49,6 +61,62 @@ int main(int argc, char** argv) {
   list_cmd->add_option("--data", list_data, "data directory")->capture_default_str();
   list_cmd->add_flag("--json", list_json, "print JSON");
 
+  std::string sync_data = "./var";
+  CLI::App* sync_cmd = routes->add_subcommand("sync", "rebuild the route table from the state");
+  sync_cmd->add_option("--data", sync_data, "data directory")->capture_default_str();
+
+  CLI::App* users = app.add_subcommand("users", "add, approve and list users");
+  users->require_subcommand(1);
+  std::string user_name;
+  std::string users_data = "./var";
+  bool user_admin = false;
+  bool password_stdin = false;
+  CLI::App* users_add_cmd = users->add_subcommand("add", "add an active user");
+  users_add_cmd->add_option("NAME", user_name, "username")->required();
+  users_add_cmd->add_flag("--admin", user_admin, "make the user an admin");
+  users_add_cmd->add_flag("--password-stdin", password_stdin, "read the password from stdin")
+      ->required();
+  users_add_cmd->add_option("--data", users_data, "data directory")->capture_default_str();
+  CLI::App* users_approve_cmd = users->add_subcommand("approve", "activate a signed-up user");
+  users_approve_cmd->add_option("NAME", user_name, "username")->required();
+  users_approve_cmd->add_option("--data", users_data, "data directory")->capture_default_str();
+  bool users_json = false;
+  CLI::App* users_list_cmd = users->add_subcommand("list", "print the users");
+  users_list_cmd->add_flag("--json", users_json, "print JSON");
+  users_list_cmd->add_option("--data", users_data, "data directory")->capture_default_str();
+
+  CLI::App* homes = app.add_subcommand("homes", "create, delete and list homes");
+  homes->require_subcommand(1);
+  std::string homes_data = "./var";
+  std::string home_owner;
+  std::string home_name;
+  std::string home_key;
+  std::string home_id;
+  bool homes_json = false;
+  CLI::App* homes_create_cmd = homes->add_subcommand("create", "create a home for a user");
+  homes_create_cmd->add_option("NAME", home_name, "home name")->required();
+  homes_create_cmd->add_option("--owner", home_owner, "owning user")->required();
+  homes_create_cmd->add_option("--key", home_key, "OpenSSH public key line")->required();
+  homes_create_cmd->add_flag("--json", homes_json, "print JSON");
+  homes_create_cmd->add_option("--data", homes_data, "data directory")->capture_default_str();
+  CLI::App* homes_delete_cmd = homes->add_subcommand("delete", "delete a home and its mappings");
+  homes_delete_cmd->add_option("ID", home_id, "home id")->required();
+  homes_delete_cmd->add_option("--data", homes_data, "data directory")->capture_default_str();
+  CLI::App* homes_list_cmd = homes->add_subcommand("list", "print the homes");
+  homes_list_cmd->add_flag("--json", homes_json, "print JSON");
+  homes_list_cmd->add_option("--data", homes_data, "data directory")->capture_default_str();
+
+  std::string ak_user;
+  std::string ak_type;
+  std::string ak_key;
+  std::string ak_data = "./var";
+  CLI::App* ak_cmd = app.add_subcommand(
+      "authorized-keys", "sshd AuthorizedKeysCommand: print the key line for %u %t %k");
+  ak_cmd->add_option("USER", ak_user, "ssh user (%u)")->required();
+  ak_cmd->add_option("KEYTYPE", ak_type, "key type (%t)")->required();
+  ak_cmd->add_option("KEY", ak_key, "base64 key (%k)")->required();
+  ak_cmd->add_option("--data", ak_data, "data directory")->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -64,5 +132,18 @@ int main(int argc, char** argv) {
   if (add_cmd->parsed()) return finish(cloudlink::control::routes_add(add));
   if (rm_cmd->parsed()) return finish(cloudlink::control::routes_rm(rm_host, rm_data));
   if (list_cmd->parsed()) return finish(cloudlink::control::routes_list(list_data, list_json));
+  namespace cc = cloudlink::control;
+  if (sync_cmd->parsed()) return finish(cc::routes_sync(sync_data));
+  if (users_add_cmd->parsed()) {
+    return finish(cc::users_add(users_data, user_name, user_admin, read_password()));
+  }
+  if (users_approve_cmd->parsed()) return finish(cc::users_approve(users_data, user_name));
+  if (users_list_cmd->parsed()) return finish(cc::users_list(users_data, users_json));
+  if (homes_create_cmd->parsed()) {
+    return finish(cc::homes_create(homes_data, home_owner, home_name, home_key, homes_json));
+  }
+  if (homes_delete_cmd->parsed()) return finish(cc::homes_delete(homes_data, home_id));
+  if (homes_list_cmd->parsed()) return finish(cc::homes_list(homes_data, homes_json));
+  if (ak_cmd->parsed()) return finish(cc::authorized_keys(ak_data, ak_user, ak_type, ak_key));
   return cloudlink::control::kExitUsage;
 }

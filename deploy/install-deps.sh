@@ -8,7 +8,7 @@ packages=(
   build-essential cmake ninja-build pkg-config clang lld llvm libclang-rt-14-dev clang-format
   # libraries
   liburing-dev libbpf-dev liblmdb-dev libssl-dev libssh-dev libsimdjson-dev prometheus-cpp-dev
-  libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev
+  libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev libsodium-dev
   # tools the tests and benchmarks drive: real peers, not mocks
   openssl curl python3 prometheus lmdb-utils haproxy nginx libnginx-mod-stream
   iproute2 libcap2-bin procps bpftool openssh-server

@@ -1,0 +1,187 @@
+#include "control/state/records.h"
+
+#include <nlohmann/json.hpp>
+
+namespace cloudlink::state {
+namespace {
+
+using nlohmann::json;
+
+Result<json> parse_versioned(std::string_view bytes, const char* what) {
+  json j = json::parse(bytes, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return Error(EIO, std::string("state: ") + what + " record is not JSON");
+  auto v = j.find("v");
+  if (v == j.end() || !v->is_number_integer() || v->get<int>() != kRecordVersion) {
+    return Error(EIO, std::string("state: ") + what + " record has an unsupported version");
+  }
+  return j;
+}
+
+// Decoding a stored record: a missing or mistyped field is corruption (EIO), never a throw.
+template <typename F>
+auto guarded(const char* what, F&& body) -> decltype(body()) {
+  try {
+    return body();
+  } catch (const json::exception& e) {
+    return Error(EIO, std::string("state: ") + what + " record: " + e.what());
+  }
+}
+
+}  // namespace
+
+std::string encode(const UserRecord& r) {
+  return json{{"v", kRecordVersion},
+              {"hash", r.password_hash},
+              {"role", role_name(r.user.role)},
+              {"active", r.user.active},
+              {"created_at", r.user.created_at}}
+      .dump();
+}
+
+std::string encode(const TokenRecord& r) {
+  return json{{"v", kRecordVersion},
+              {"user", r.username},
+              {"created_at", r.created_at},
+              {"expires_at", r.expires_at}}
+      .dump();
+}
+
+std::string encode(const Home& r) {
+  return json{{"v", kRecordVersion},
+              {"slug", r.slug},
+              {"name", r.name},
+              {"owner", r.owner},
+              {"key_type", r.key.type},
+              {"key", r.key.base64},
+              {"key_bits", r.key.bits},
+              {"port_first", r.port_first},
+              {"port_count", r.port_count},
+              {"created_at", r.created_at}}
+      .dump();
+}
+
+std::string encode(const Mapping& r) {
+  json j{{"v", kRecordVersion},        {"home", r.home_id},
+         {"tls_ports", r.tls_ports},   {"proxy_protocol", proxy_protocol_name(r.proxy_protocol)},
+         {"created_at", r.created_at}, {"updated_at", r.updated_at}};
+  if (r.http_port) j["http_port"] = *r.http_port;
+  return j.dump();
+}
+
+std::string encode(const AuditRecord& r) {
+  return json{{"v", kRecordVersion}, {"at", r.at},         {"actor", r.actor},
+              {"source", r.source},  {"action", r.action}, {"target", r.target},
+              {"detail", r.detail}}
+      .dump();
+}
+
+std::string encode(const PortBlockRecord& r) {
+  return json{{"v", kRecordVersion}, {"home", r.home_id}, {"count", r.count}}.dump();
+}
+
+Result<UserRecord> decode_user(std::string_view key, std::string_view bytes) {
+  auto j = parse_versioned(bytes, "user");
+  if (!j) return j.error();
+  return guarded("user", [&]() -> Result<UserRecord> {
+    UserRecord r;
+    r.user.username = std::string(key);
+    r.password_hash = j->at("hash").get<std::string>();
+    r.user.role = j->at("role").get<std::string>() == "admin" ? Role::kAdmin : Role::kUser;
+    r.user.active = j->at("active").get<bool>();
+    r.user.created_at = j->at("created_at").get<int64_t>();
+    return r;
+  });
+}
+
+Result<TokenRecord> decode_token(std::string_view bytes) {
+  auto j = parse_versioned(bytes, "token");
+  if (!j) return j.error();
+  return guarded("token", [&]() -> Result<TokenRecord> {
+    return TokenRecord{j->at("user").get<std::string>(), j->at("created_at").get<int64_t>(),
+                       j->at("expires_at").get<int64_t>()};
+  });
+}
+
+Result<Home> decode_home(std::string_view key, std::string_view bytes) {
+  auto j = parse_versioned(bytes, "home");
+  if (!j) return j.error();
+  return guarded("home", [&]() -> Result<Home> {
+    Home h;
+    h.id = std::string(key);
+    h.slug = j->at("slug").get<std::string>();
+    h.name = j->at("name").get<std::string>();
+    h.owner = j->at("owner").get<std::string>();
+    h.key.type = j->at("key_type").get<std::string>();
+    h.key.base64 = j->at("key").get<std::string>();
+    h.key.bits = j->at("key_bits").get<unsigned>();
+    h.port_first = j->at("port_first").get<uint16_t>();
+    h.port_count = j->at("port_count").get<uint16_t>();
+    h.created_at = j->at("created_at").get<int64_t>();
+    return h;
+  });
+}
+
+Result<Mapping> decode_mapping(std::string_view key, std::string_view bytes) {
+  auto j = parse_versioned(bytes, "mapping");
+  if (!j) return j.error();
+  return guarded("mapping", [&]() -> Result<Mapping> {
+    Mapping m;
+    m.hostname = std::string(key);
+    m.home_id = j->at("home").get<std::string>();
+    m.tls_ports = j->at("tls_ports").get<std::vector<uint16_t>>();
+    if (j->contains("http_port")) m.http_port = j->at("http_port").get<uint16_t>();
+    m.proxy_protocol = j->at("proxy_protocol").get<std::string>() == "v2" ? ProxyProtocol::kV2
+                                                                          : ProxyProtocol::kNone;
+    m.created_at = j->at("created_at").get<int64_t>();
+    m.updated_at = j->at("updated_at").get<int64_t>();
+    return m;
+  });
+}
+
+Result<AuditRecord> decode_audit(std::string_view key, std::string_view bytes) {
+  auto j = parse_versioned(bytes, "audit");
+  if (!j) return j.error();
+  return guarded("audit", [&]() -> Result<AuditRecord> {
+    AuditRecord r;
+    r.seq = from_be64_key(key);
+    r.at = j->at("at").get<int64_t>();
+    r.actor = j->at("actor").get<std::string>();
+    r.source = j->at("source").get<std::string>();
+    r.action = j->at("action").get<std::string>();
+    r.target = j->at("target").get<std::string>();
+    r.detail = j->at("detail").get<std::string>();
+    return r;
+  });
+}
+
+Result<PortBlockRecord> decode_port_block(std::string_view bytes) {
+  auto j = parse_versioned(bytes, "port block");
+  if (!j) return j.error();
+  return guarded("port block", [&]() -> Result<PortBlockRecord> {
+    return PortBlockRecord{j->at("home").get<std::string>(), j->at("count").get<uint16_t>()};
+  });
+}
+
+std::string be64_key(uint64_t value) {
+  std::string key(8, '\0');
+  for (int i = 7; i >= 0; --i, value >>= 8) key[i] = static_cast<char>(value & 0xff);
+  return key;
+}
+
+uint64_t from_be64_key(std::string_view key) {
+  uint64_t value = 0;
+  for (char c : key) value = (value << 8) | static_cast<uint8_t>(c);
+  return value;
+}
+
+std::string be16_key(uint16_t value) {
+  return {static_cast<char>(value >> 8), static_cast<char>(value & 0xff)};
+}
+
+uint16_t from_be16_key(std::string_view key) {
+  return key.size() == 2 ? static_cast<uint16_t>((static_cast<uint8_t>(key[0]) << 8) |
+                                                 static_cast<uint8_t>(key[1]))
+                         : 0;
+}
+
+}  // namespace cloudlink::state

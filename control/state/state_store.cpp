@@ -1,0 +1,902 @@
+#include "control/state/state_store.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <set>
+
+#include "common/hostname.h"
+#include "common/route_table.h"
+#include "control/state/lmdb.h"
+#include "control/state/records.h"
+#include "control/state/throttle.h"
+
+namespace cloudlink::state {
+namespace {
+
+// The state holds password hashes: owner and group only (sshd's AuthorizedKeysCommandUser
+// reads it through the group).
+constexpr mdb_mode_t kStateFileMode = 0660;
+constexpr unsigned kMaxDbs = 16;
+constexpr size_t kMinPassword = 8;
+constexpr size_t kMaxPassword = 1024;
+constexpr size_t kMaxUsername = 32;
+constexpr size_t kMaxHomeName = 64;
+constexpr size_t kMaxSlug = 32;
+
+int64_t system_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The databases of the state environment.
+struct Dbs {
+  MDB_dbi users = 0;       // username -> UserRecord
+  MDB_dbi tokens = 0;      // token digest (hex) -> TokenRecord
+  MDB_dbi homes = 0;       // home id -> Home
+  MDB_dbi slugs = 0;       // slug -> home id
+  MDB_dbi keys = 0;        // key base64 -> home id
+  MDB_dbi ports = 0;       // be16(first port) -> PortBlockRecord
+  MDB_dbi mappings = 0;    // hostname -> Mapping
+  MDB_dbi home_hosts = 0;  // home id '\0' hostname -> "" (a home's mappings, in order)
+  MDB_dbi audit = 0;       // be64(seq) -> AuditRecord
+};
+
+Result<Dbs> open_dbs(Env& env) {
+  Dbs dbs;
+  const std::pair<const char*, MDB_dbi*> all[] = {
+      {"users", &dbs.users},       {"tokens", &dbs.tokens},
+      {"homes", &dbs.homes},       {"slugs", &dbs.slugs},
+      {"keys", &dbs.keys},         {"ports", &dbs.ports},
+      {"mappings", &dbs.mappings}, {"home_hosts", &dbs.home_hosts},
+      {"audit", &dbs.audit}};
+  for (const auto& [name, dbi] : all) {
+    auto opened = env.open_db(name);
+    if (!opened) return opened.error();
+    *dbi = opened.value();
+  }
+  return dbs;
+}
+
+Result<void> validate_username(const std::string& name) {
+  if (name.empty() || name.size() > kMaxUsername) {
+    return invalid_field("username", "must be 1 to 32 characters");
+  }
+  for (size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    if (!alnum && (i == 0 || (c != '-' && c != '_' && c != '.'))) {
+      return invalid_field("username",
+                           "use lower-case letters, digits, '-', '_' and '.', starting with a "
+                           "letter or digit");
+    }
+  }
+  return ok();
+}
+
+Result<void> validate_password(const std::string& password) {
+  if (password.size() < kMinPassword || password.size() > kMaxPassword) {
+    return invalid_field("password", "must be 8 to 1024 bytes");
+  }
+  return ok();
+}
+
+Result<void> validate_home_name(const std::string& name) {
+  if (name.empty() || name.size() > kMaxHomeName) {
+    return invalid_field("name", "must be 1 to 64 bytes");
+  }
+  for (unsigned char c : name) {
+    if (c < 0x20 || c == 0x7f) return invalid_field("name", "must not hold control characters");
+  }
+  return ok();
+}
+
+std::string slug_base(const std::string& name) {
+  std::string slug;
+  for (unsigned char c : name) {
+    if (slug.size() == kMaxSlug) break;
+    if (std::isalnum(c) != 0 && c < 0x80) {
+      slug += static_cast<char>(std::tolower(c));
+    } else if (!slug.empty() && slug.back() != '-') {
+      slug += '-';
+    }
+  }
+  while (!slug.empty() && slug.back() == '-') slug.pop_back();
+  return slug.empty() ? "home" : slug;
+}
+
+std::string lower_ascii(std::string text) {
+  for (char& c : text) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return text;
+}
+
+std::string home_host_key(const std::string& home_id, const std::string& hostname) {
+  return home_id + '\0' + hostname;
+}
+
+Error admin_only(const char* what) { return forbidden(std::string(what) + " needs an admin"); }
+
+}  // namespace
+
+const char* role_name(Role role) { return role == Role::kAdmin ? "admin" : "user"; }
+
+Result<ProxyProtocol> parse_proxy_protocol(std::string_view text) {
+  if (text.empty() || text == "none") return ProxyProtocol::kNone;
+  if (text == "v2") return ProxyProtocol::kV2;
+  return invalid_field("proxy_protocol", "must be \"none\" or \"v2\"");
+}
+
+const char* proxy_protocol_name(ProxyProtocol p) { return p == ProxyProtocol::kV2 ? "v2" : "none"; }
+
+std::vector<uint16_t> Home::ports() const {
+  std::vector<uint16_t> out;
+  for (uint32_t p = port_first; p < uint32_t{port_first} + port_count; ++p) {
+    out.push_back(static_cast<uint16_t>(p));
+  }
+  return out;
+}
+
+Result<Route> route_for(const Mapping& mapping) {
+  std::vector<SocketAddress> targets;
+  for (uint16_t port : mapping.tls_ports) {
+    targets.push_back(SocketAddress::parse("127.0.0.1:" + std::to_string(port)).value());
+  }
+  SocketAddress http;
+  if (mapping.http_port) {
+    http = SocketAddress::parse("127.0.0.1:" + std::to_string(*mapping.http_port)).value();
+  }
+  uint32_t flags = mapping.proxy_protocol == ProxyProtocol::kV2 ? uint32_t{kRouteProxyV2} : 0u;
+  return make_route(mapping.home_id, flags, targets, http);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+struct StateStore::Impl {
+  Impl(Env e, Dbs d, RouteTable r, StoreOptions o)
+      : env(std::move(e)),
+        dbs(d),
+        routes(std::move(r)),
+        options(std::move(o)),
+        user_throttle(options.login_free_failures_per_user, options.login_delay_base_seconds,
+                      options.login_delay_max_seconds),
+        source_throttle(options.login_free_failures_per_source, options.login_delay_base_seconds,
+                        options.login_delay_max_seconds) {}
+
+  Env env;
+  Dbs dbs;
+  RouteTable routes;
+  StoreOptions options;
+  LoginThrottle user_throttle;
+  LoginThrottle source_throttle;
+  // A hash to verify against when the user does not exist, so an unknown name costs as much
+  // time as a wrong password.
+  std::once_flag dummy_once;
+  std::string dummy_hash;
+
+  int64_t now() const { return options.now ? options.now() : system_now(); }
+
+  // Runs body in one write txn and commits.
+  template <typename T, typename F>
+  Result<T> write(F&& body) {
+    auto txn = env.begin(true);
+    if (!txn) return txn.error();
+    Result<T> result = body(*txn);
+    if (!result) return result;
+    if (auto committed = txn->commit(); !committed) return committed.error();
+    return result;
+  }
+
+  Result<void> audit(Txn& txn, const Caller& caller, std::string action, std::string target,
+                     std::string detail = {}) {
+    auto last = txn.last(dbs.audit);
+    if (!last) return last.error();
+    uint64_t seq = last.value() ? from_be64_key(last.value()->first) + 1 : 1;
+    AuditRecord r{seq,
+                  now(),
+                  caller.username,
+                  caller.source,
+                  std::move(action),
+                  std::move(target),
+                  std::move(detail)};
+    return txn.put(dbs.audit, be64_key(seq), encode(r));
+  }
+
+  Result<std::optional<UserRecord>> get_user(const Txn& txn, const std::string& name) {
+    auto raw = txn.get(dbs.users, name);
+    if (!raw) return raw.error();
+    if (!raw.value()) return std::optional<UserRecord>();
+    auto user = decode_user(name, **raw);
+    if (!user) return user.error();
+    return std::optional<UserRecord>(std::move(user.value()));
+  }
+
+  // The home, when it exists and the caller may see it; not_found otherwise.
+  Result<Home> visible_home(const Txn& txn, const Caller& caller, const std::string& id) {
+    auto raw = txn.get(dbs.homes, id);
+    if (!raw) return raw.error();
+    if (raw.value()) {
+      auto home = decode_home(id, **raw);
+      if (!home) return home.error();
+      if (caller.is_admin() || home->owner == caller.username) return home;
+    }
+    return not_found("home " + id + " not found");
+  }
+
+  Result<Mapping> visible_mapping(const Txn& txn, const Caller& caller, const std::string& home_id,
+                                  const std::string& hostname) {
+    auto home = visible_home(txn, caller, home_id);
+    if (!home) return home.error();
+    std::string host = lower_ascii(hostname);
+    auto raw = txn.get(dbs.mappings, host);
+    if (!raw) return raw.error();
+    if (raw.value()) {
+      auto mapping = decode_mapping(host, **raw);
+      if (!mapping) return mapping.error();
+      if (mapping->home_id == home_id) return mapping;
+    }
+    return not_found("mapping " + host + " not found in home " + home_id);
+  }
+
+  Result<std::vector<std::string>> home_hostnames(const Txn& txn, const std::string& home_id) {
+    std::vector<std::string> hosts;
+    std::string prefix = home_id + '\0';
+    auto scanned = txn.scan(dbs.home_hosts, prefix, [&](std::string_view k, std::string_view) {
+      if (k.substr(0, prefix.size()) != prefix) return false;
+      hosts.emplace_back(k.substr(prefix.size()));
+      return true;
+    });
+    if (!scanned) return scanned.error();
+    return hosts;
+  }
+
+  // First gap of options.port_block ports in the range that no block overlaps.
+  Result<uint16_t> allocate_ports(const Txn& txn) {
+    uint32_t block = options.port_block;
+    uint32_t candidate = options.port_first;
+    auto scanned = txn.scan(dbs.ports, {}, [&](std::string_view k, std::string_view v) {
+      uint32_t first = from_be16_key(k);
+      auto record = decode_port_block(v);
+      uint32_t count = record ? record->count : 1;
+      if (candidate + block <= first) return false;  // the gap before this block fits
+      candidate = std::max(candidate, first + count);
+      return true;
+    });
+    if (!scanned) return scanned.error();
+    if (block == 0 || candidate + block - 1 > options.port_last) {
+      return conflict("no free block of " + std::to_string(block) + " tunnel ports is left in " +
+                      std::to_string(options.port_first) + "-" + std::to_string(options.port_last));
+    }
+    return static_cast<uint16_t>(candidate);
+  }
+
+  // Checks a mapping's fields against its home (everything but hostname uniqueness).
+  Result<void> check_mapping(const Mapping& m, const Home& home) {
+    if (m.tls_ports.empty() || m.tls_ports.size() > kMaxRouteTargets) {
+      return invalid_field("tls_ports",
+                           "must list 1 to " + std::to_string(kMaxRouteTargets) + " ports");
+    }
+    std::set<uint16_t> seen;
+    for (uint16_t port : m.tls_ports) {
+      if (!seen.insert(port).second) {
+        return invalid_field("tls_ports", "port " + std::to_string(port) + " is listed twice");
+      }
+      if (!home.owns_port(port)) {
+        return forbidden("tls_ports: port " + std::to_string(port) + " is not a port of home " +
+                         home.id);
+      }
+    }
+    if (m.http_port && !home.owns_port(*m.http_port)) {
+      return forbidden("http_port: port " + std::to_string(*m.http_port) +
+                       " is not a port of home " + home.id);
+    }
+    return ok();
+  }
+
+  Result<std::vector<std::pair<std::string, Route>>> all_routes(const Txn& txn) {
+    std::vector<std::pair<std::string, Route>> out;
+    std::optional<Error> failed;
+    auto scanned = txn.scan(dbs.mappings, {}, [&](std::string_view k, std::string_view v) {
+      auto mapping = decode_mapping(k, v);
+      auto route = mapping ? route_for(*mapping) : Result<Route>(mapping.error());
+      if (!route) {
+        failed = route.error();
+        return false;
+      }
+      out.emplace_back(std::string(k), route.value());
+      return true;
+    });
+    if (!scanned) return scanned.error();
+    if (failed) return *failed;
+    return out;
+  }
+
+  // Rewrites the routes of hosts from the newest state, inside the routes writer lock.
+  Result<void> project(const std::vector<std::string>& hosts) {
+    if (hosts.empty()) return ok();
+    return routes.write([&]() -> Result<RouteTable::Batch> {
+      auto txn = env.begin(false);
+      if (!txn) return txn.error();
+      RouteTable::Batch batch;
+      for (const std::string& host : hosts) {
+        auto raw = txn->get(dbs.mappings, host);
+        if (!raw) return raw.error();
+        if (!raw.value()) {
+          batch.removes.push_back(host);
+          continue;
+        }
+        auto mapping = decode_mapping(host, **raw);
+        if (!mapping) return mapping.error();
+        auto route = route_for(*mapping);
+        if (!route) return route.error();
+        batch.puts.emplace_back(host, route.value());
+      }
+      return batch;
+    });
+  }
+
+  Result<size_t> sync() {
+    size_t count = 0;
+    auto written = routes.write([&]() -> Result<RouteTable::Batch> {
+      auto txn = env.begin(false);
+      if (!txn) return txn.error();
+      auto all = all_routes(*txn);
+      if (!all) return all.error();
+      count = all->size();
+      return RouteTable::Batch{true, std::move(all.value()), {}};
+    });
+    if (!written) return written.error();
+    return count;
+  }
+
+  const std::string& dummy() {
+    std::call_once(dummy_once, [&] {
+      auto hash = hash_password(random_token(), options.password_cost);
+      dummy_hash = hash ? hash.value() : std::string();
+    });
+    return dummy_hash;
+  }
+};
+
+StateStore::StateStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+StateStore::~StateStore() = default;
+
+Result<std::unique_ptr<StateStore>> StateStore::open(const std::string& data_dir,
+                                                     StoreOptions options) {
+  if (!crypto_init()) return Error(EIO, "state: libsodium could not be initialised");
+  if (options.port_block == 0 || options.port_first == 0 ||
+      options.port_last < options.port_first) {
+    return invalid("state: the tunnel port range or block size is empty");
+  }
+  auto env = Env::open(data_dir + "/state", true, kMaxDbs, kStateFileMode);
+  if (!env) return env.error();
+  auto dbs = open_dbs(env.value());
+  if (!dbs) return dbs.error();
+  auto routes = RouteTable::open_writable(data_dir);
+  if (!routes) return routes.error();
+  auto impl = std::make_unique<Impl>(std::move(env.value()), dbs.value(), std::move(routes.value()),
+                                     std::move(options));
+  // Routes are a projection: rebuild them, repairing a crash between a state and a routes commit.
+  if (auto synced = impl->sync(); !synced) return synced.error();
+  return std::unique_ptr<StateStore>(new StateStore(std::move(impl)));
+}
+
+// ---- users ----
+
+Result<User> StateStore::signup(const std::string& username, const std::string& password,
+                                const std::string& source) {
+  Caller self{username, Role::kUser, source};
+  if (auto valid = validate_username(username); !valid) return valid.error();
+  if (auto valid = validate_password(password); !valid) return valid.error();
+  auto hash = hash_password(password, impl_->options.password_cost);
+  if (!hash) return hash.error();
+  UserRecord record{User{username, Role::kUser, false, impl_->now()}, hash.value()};
+  return impl_->write<User>([&](Txn& txn) -> Result<User> {
+    auto inserted = txn.insert(impl_->dbs.users, username, encode(record));
+    if (!inserted) return inserted.error();
+    if (!inserted.value()) return conflict("username: " + username + " is taken");
+    if (auto a = impl_->audit(txn, self, "users.signup", username); !a) return a.error();
+    return record.user;
+  });
+}
+
+Result<User> StateStore::users_add(const Caller& caller, const std::string& username,
+                                   const std::string& password, Role role, bool active) {
+  if (!caller.is_admin()) return admin_only("adding a user");
+  if (auto valid = validate_username(username); !valid) return valid.error();
+  if (auto valid = validate_password(password); !valid) return valid.error();
+  auto hash = hash_password(password, impl_->options.password_cost);
+  if (!hash) return hash.error();
+  UserRecord record{User{username, role, active, impl_->now()}, hash.value()};
+  return impl_->write<User>([&](Txn& txn) -> Result<User> {
+    auto inserted = txn.insert(impl_->dbs.users, username, encode(record));
+    if (!inserted) return inserted.error();
+    if (!inserted.value()) return conflict("username: " + username + " is taken");
+    std::string detail = std::string("role=") + role_name(role) + (active ? " active" : "");
+    if (auto a = impl_->audit(txn, caller, "users.add", username, detail); !a) return a.error();
+    return record.user;
+  });
+}
+
+Result<User> StateStore::users_approve(const Caller& caller, const std::string& username) {
+  if (!caller.is_admin()) return admin_only("approving a user");
+  return impl_->write<User>([&](Txn& txn) -> Result<User> {
+    auto record = impl_->get_user(txn, username);
+    if (!record) return record.error();
+    if (!record.value()) return not_found("user " + username + " not found");
+    UserRecord& r = **record;
+    if (r.user.active) return r.user;  // approving twice is harmless
+    r.user.active = true;
+    if (auto put = txn.put(impl_->dbs.users, username, encode(r)); !put) return put.error();
+    if (auto a = impl_->audit(txn, caller, "users.approve", username); !a) return a.error();
+    return r.user;
+  });
+}
+
+Result<std::vector<User>> StateStore::users_list(const Caller& caller) {
+  if (!caller.is_admin()) return admin_only("listing users");
+  auto txn = impl_->env.begin(false);
+  if (!txn) return txn.error();
+  std::vector<User> users;
+  std::optional<Error> failed;
+  auto scanned = txn->scan(impl_->dbs.users, {}, [&](std::string_view k, std::string_view v) {
+    auto r = decode_user(k, v);
+    if (!r) {
+      failed = r.error();
+      return false;
+    }
+    users.push_back(r->user);
+    return true;
+  });
+  if (!scanned) return scanned.error();
+  if (failed) return *failed;
+  return users;
+}
+
+// ---- authentication ----
+
+Result<Caller> StateStore::authenticate(const std::string& username, const std::string& password,
+                                        const std::string& source) {
+  int64_t now = impl_->now();
+  int64_t wait = std::max(impl_->user_throttle.wait_seconds(username, now),
+                          impl_->source_throttle.wait_seconds(source, now));
+  if (wait > 0) {
+    return state_error(StateErrc::kThrottled,
+                       "too many failed logins; retry in " + std::to_string(wait) + " s");
+  }
+  std::optional<UserRecord> record;
+  {
+    auto txn = impl_->env.begin(false);
+    if (!txn) return txn.error();
+    auto found = impl_->get_user(*txn, username);
+    if (!found) return found.error();
+    record = std::move(found.value());
+  }
+  bool good = record ? verify_password(record->password_hash, password)
+                     : (verify_password(impl_->dummy(), password), false);
+  if (good && record->user.active) {
+    impl_->user_throttle.reset(username);
+    return Caller{username, record->user.role, source};
+  }
+  // An inactive user with the right password is not a guess: no throttling for it.
+  if (!good) {
+    impl_->user_throttle.record_failure(username, now);
+    impl_->source_throttle.record_failure(source, now);
+  }
+  Caller who{username, Role::kUser, source};
+  auto audited = impl_->write<bool>([&](Txn& txn) -> Result<bool> {
+    auto a = impl_->audit(txn, who, "login.failed", username,
+                          !record ? "unknown user"
+                          : good  ? "inactive user"
+                                  : "wrong password");
+    if (!a) return a.error();
+    return true;
+  });
+  if (!audited) return audited.error();
+  return unauthorized(good ? "user " + username + " is not approved yet"
+                           : "wrong username or password");
+}
+
+Result<IssuedToken> StateStore::issue_token(const Caller& identity) {
+  IssuedToken issued{random_token(), impl_->now() + impl_->options.token_ttl_seconds, identity};
+  TokenRecord record{identity.username, impl_->now(), issued.expires_at};
+  auto written = impl_->write<bool>([&](Txn& txn) -> Result<bool> {
+    // Drop expired tokens while we hold the write lock anyway.
+    std::vector<std::string> expired;
+    int64_t now = impl_->now();
+    auto scanned = txn.scan(impl_->dbs.tokens, {}, [&](std::string_view k, std::string_view v) {
+      auto t = decode_token(v);
+      if (!t || t->expires_at <= now) expired.emplace_back(k);
+      return true;
+    });
+    if (!scanned) return scanned.error();
+    for (const std::string& key : expired) {
+      if (auto d = txn.del(impl_->dbs.tokens, key); !d) return d.error();
+    }
+    if (auto put = txn.put(impl_->dbs.tokens, token_digest(issued.token), encode(record)); !put) {
+      return put.error();
+    }
+    if (auto a = impl_->audit(txn, identity, "login", identity.username); !a) return a.error();
+    return true;
+  });
+  if (!written) return written.error();
+  return issued;
+}
+
+Result<IssuedToken> StateStore::login(const std::string& username, const std::string& password,
+                                      const std::string& source) {
+  auto identity = authenticate(username, password, source);
+  if (!identity) return identity.error();
+  return issue_token(identity.value());
+}
+
+Result<Caller> StateStore::check_token(std::string_view token) {
+  auto txn = impl_->env.begin(false);
+  if (!txn) return txn.error();
+  auto raw = txn->get(impl_->dbs.tokens, token_digest(token));
+  if (!raw) return raw.error();
+  if (!raw.value()) return unauthorized("unknown or revoked token");
+  auto record = decode_token(**raw);
+  if (!record) return record.error();
+  if (record->expires_at <= impl_->now()) return unauthorized("token expired");
+  auto user = impl_->get_user(*txn, record->username);
+  if (!user) return user.error();
+  if (!user.value() || !user.value()->user.active) return unauthorized("user is not active");
+  return Caller{record->username, user.value()->user.role, {}};
+}
+
+Result<void> StateStore::revoke_token(const Caller& caller, std::string_view token) {
+  auto done = impl_->write<bool>([&](Txn& txn) -> Result<bool> {
+    std::string digest = token_digest(token);
+    auto raw = txn.get(impl_->dbs.tokens, digest);
+    if (!raw) return raw.error();
+    if (!raw.value()) return false;
+    auto record = decode_token(**raw);
+    if (record && record->username != caller.username && !caller.is_admin()) {
+      return forbidden("token: not yours to revoke");
+    }
+    if (auto d = txn.del(impl_->dbs.tokens, digest); !d) return d.error();
+    if (auto a = impl_->audit(txn, caller, "logout", record ? record->username : ""); !a) {
+      return a.error();
+    }
+    return true;
+  });
+  if (!done) return done.error();
+  return ok();
+}
+
+Result<size_t> StateStore::revoke_user_tokens(const Caller& caller, const std::string& username) {
+  if (!caller.is_admin() && caller.username != username) return admin_only("revoking tokens");
+  return impl_->write<size_t>([&](Txn& txn) -> Result<size_t> {
+    std::vector<std::string> mine;
+    auto scanned = txn.scan(impl_->dbs.tokens, {}, [&](std::string_view k, std::string_view v) {
+      auto t = decode_token(v);
+      if (t && t->username == username) mine.emplace_back(k);
+      return true;
+    });
+    if (!scanned) return scanned.error();
+    for (const std::string& key : mine) {
+      if (auto d = txn.del(impl_->dbs.tokens, key); !d) return d.error();
+    }
+    auto a = impl_->audit(txn, caller, "tokens.revoke", username,
+                          std::to_string(mine.size()) + " tokens");
+    if (!a) return a.error();
+    return mine.size();
+  });
+}
+
+// ---- homes ----
+
+Result<Home> StateStore::homes_create(const Caller& caller, const std::string& name,
+                                      const std::string& public_key, const std::string& owner) {
+  if (!owner.empty() && owner != caller.username && !caller.is_admin()) {
+    return admin_only("creating a home for another user");
+  }
+  if (auto valid = validate_home_name(name); !valid) return valid.error();
+  auto key = parse_public_key_line(public_key);
+  if (!key) return key.error();
+  return impl_->write<Home>([&](Txn& txn) -> Result<Home> {
+    Home home;
+    home.id = random_hex(8);
+    home.name = name;
+    home.owner = owner.empty() ? caller.username : owner;
+    home.key = key.value();
+    if (!owner.empty()) {
+      auto user = impl_->get_user(txn, owner);
+      if (!user) return user.error();
+      if (!user.value()) return not_found("owner: user " + owner + " not found");
+    }
+    home.created_at = impl_->now();
+    auto taken = txn.get(impl_->dbs.keys, home.key.base64);
+    if (!taken) return taken.error();
+    if (taken.value()) return conflict("public_key: this key already belongs to a home");
+    auto first = impl_->allocate_ports(txn);
+    if (!first) return first.error();
+    home.port_first = first.value();
+    home.port_count = impl_->options.port_block;
+    std::string base = slug_base(name);
+    for (int n = 1;; ++n) {
+      home.slug = n == 1 ? base : base + "-" + std::to_string(n);
+      auto inserted = txn.insert(impl_->dbs.slugs, home.slug, home.id);
+      if (!inserted) return inserted.error();
+      if (inserted.value()) break;
+    }
+    auto inserted = txn.insert(impl_->dbs.homes, home.id, encode(home));
+    if (!inserted) return inserted.error();
+    if (!inserted.value()) return conflict("home id collision; try again");
+    if (auto p = txn.put(impl_->dbs.keys, home.key.base64, home.id); !p) return p.error();
+    PortBlockRecord block{home.id, home.port_count};
+    if (auto p = txn.put(impl_->dbs.ports, be16_key(home.port_first), encode(block)); !p) {
+      return p.error();
+    }
+    auto a = impl_->audit(txn, caller, "homes.create", home.id,
+                          "name=" + name + " ports=" + std::to_string(home.port_first) + "+" +
+                              std::to_string(home.port_count));
+    if (!a) return a.error();
+    return home;
+  });
+}
+
+Result<std::vector<Home>> StateStore::homes_list(const Caller& caller) {
+  auto txn = impl_->env.begin(false);
+  if (!txn) return txn.error();
+  std::vector<Home> homes;
+  std::optional<Error> failed;
+  auto scanned = txn->scan(impl_->dbs.homes, {}, [&](std::string_view k, std::string_view v) {
+    auto home = decode_home(k, v);
+    if (!home) {
+      failed = home.error();
+      return false;
+    }
+    if (caller.is_admin() || home->owner == caller.username) homes.push_back(home.value());
+    return true;
+  });
+  if (!scanned) return scanned.error();
+  if (failed) return *failed;
+  return homes;
+}
+
+Result<Home> StateStore::homes_get(const Caller& caller, const std::string& id) {
+  auto txn = impl_->env.begin(false);
+  if (!txn) return txn.error();
+  return impl_->visible_home(*txn, caller, id);
+}
+
+Result<void> StateStore::homes_delete(const Caller& caller, const std::string& id) {
+  std::vector<std::string> hosts;
+  auto deleted = impl_->write<bool>([&](Txn& txn) -> Result<bool> {
+    auto home = impl_->visible_home(txn, caller, id);
+    if (!home) return home.error();
+    auto owned = impl_->home_hostnames(txn, id);
+    if (!owned) return owned.error();
+    hosts = owned.value();
+    for (const std::string& host : hosts) {
+      if (auto d = txn.del(impl_->dbs.mappings, host); !d) return d.error();
+      if (auto d = txn.del(impl_->dbs.home_hosts, home_host_key(id, host)); !d) return d.error();
+    }
+    for (auto [dbi, key] : {std::pair{impl_->dbs.homes, id},
+                            {impl_->dbs.slugs, home->slug},
+                            {impl_->dbs.keys, home->key.base64},
+                            {impl_->dbs.ports, be16_key(home->port_first)}}) {
+      if (auto d = txn.del(dbi, key); !d) return d.error();
+    }
+    auto a = impl_->audit(txn, caller, "homes.delete", id,
+                          "name=" + home->name + " mappings=" + std::to_string(hosts.size()));
+    if (!a) return a.error();
+    return true;
+  });
+  if (!deleted) return deleted.error();
+  return impl_->project(hosts);
+}
+
+Result<Home> StateStore::homes_rotate_key(const Caller& caller, const std::string& id,
+                                          const std::string& public_key) {
+  auto key = parse_public_key_line(public_key);
+  if (!key) return key.error();
+  return impl_->write<Home>([&](Txn& txn) -> Result<Home> {
+    auto home = impl_->visible_home(txn, caller, id);
+    if (!home) return home.error();
+    if (home->key.base64 == key->base64) return home;
+    auto taken = txn.get(impl_->dbs.keys, key->base64);
+    if (!taken) return taken.error();
+    if (taken.value()) return conflict("public_key: this key already belongs to a home");
+    if (auto d = txn.del(impl_->dbs.keys, home->key.base64); !d) return d.error();
+    home->key = key.value();
+    if (auto p = txn.put(impl_->dbs.keys, home->key.base64, id); !p) return p.error();
+    if (auto p = txn.put(impl_->dbs.homes, id, encode(home.value())); !p) return p.error();
+    if (auto a = impl_->audit(txn, caller, "homes.rotate_key", id, home->key.type); !a) {
+      return a.error();
+    }
+    return home;
+  });
+}
+
+// ---- mappings ----
+
+Result<Mapping> StateStore::mappings_create(const Caller& caller, const std::string& home_id,
+                                            const Mapping& request) {
+  Mapping m = request;
+  m.hostname = lower_ascii(m.hostname);
+  m.home_id = home_id;
+  m.created_at = m.updated_at = impl_->now();
+  auto written = impl_->write<Mapping>([&](Txn& txn) -> Result<Mapping> {
+    auto home = impl_->visible_home(txn, caller, home_id);
+    if (!home) return home.error();
+    if (auto valid = validate_route_hostname(m.hostname); !valid) {
+      return invalid_field("hostname", valid.error().context());
+    }
+    if (auto checked = impl_->check_mapping(m, home.value()); !checked) return checked.error();
+    auto inserted = txn.insert(impl_->dbs.mappings, m.hostname, encode(m));
+    if (!inserted) return inserted.error();
+    if (!inserted.value()) return conflict("hostname: " + m.hostname + " is already mapped");
+    if (auto p = txn.put(impl_->dbs.home_hosts, home_host_key(home_id, m.hostname), ""); !p) {
+      return p.error();
+    }
+    if (auto a = impl_->audit(txn, caller, "mappings.create", m.hostname, "home=" + home_id); !a) {
+      return a.error();
+    }
+    return m;
+  });
+  if (!written) return written;
+  if (auto projected = impl_->project({m.hostname}); !projected) return projected.error();
+  return written;
+}
+
+Result<Mapping> StateStore::mappings_update(const Caller& caller, const std::string& home_id,
+                                            const std::string& hostname,
+                                            const MappingPatch& patch) {
+  auto written = impl_->write<Mapping>([&](Txn& txn) -> Result<Mapping> {
+    auto m = impl_->visible_mapping(txn, caller, home_id, hostname);
+    if (!m) return m.error();
+    auto home = impl_->visible_home(txn, caller, home_id);
+    if (!home) return home.error();
+    if (patch.tls_ports) m->tls_ports = *patch.tls_ports;
+    if (patch.http_port) m->http_port = *patch.http_port;
+    if (patch.proxy_protocol) m->proxy_protocol = *patch.proxy_protocol;
+    m->updated_at = impl_->now();
+    if (auto checked = impl_->check_mapping(m.value(), home.value()); !checked) {
+      return checked.error();
+    }
+    if (auto p = txn.put(impl_->dbs.mappings, m->hostname, encode(m.value())); !p) {
+      return p.error();
+    }
+    if (auto a = impl_->audit(txn, caller, "mappings.update", m->hostname, "home=" + home_id); !a) {
+      return a.error();
+    }
+    return m;
+  });
+  if (!written) return written;
+  if (auto projected = impl_->project({written->hostname}); !projected) return projected.error();
+  return written;
+}
+
+Result<Mapping> StateStore::mappings_get(const Caller& caller, const std::string& home_id,
+                                         const std::string& hostname) {
+  auto txn = impl_->env.begin(false);
+  if (!txn) return txn.error();
+  return impl_->visible_mapping(*txn, caller, home_id, hostname);
+}
+
+Result<std::vector<Mapping>> StateStore::mappings_list(const Caller& caller,
+                                                       const std::string& home_id) {
+  auto txn = impl_->env.begin(false);
+  if (!txn) return txn.error();
+  auto home = impl_->visible_home(*txn, caller, home_id);
+  if (!home) return home.error();
+  auto hosts = impl_->home_hostnames(*txn, home_id);
+  if (!hosts) return hosts.error();
+  std::vector<Mapping> out;
+  for (const std::string& host : hosts.value()) {
+    auto m = impl_->visible_mapping(*txn, caller, home_id, host);
+    if (!m) return m.error();
+    out.push_back(std::move(m.value()));
+  }
+  return out;
+}
+
+Result<void> StateStore::mappings_delete(const Caller& caller, const std::string& home_id,
+                                         const std::string& hostname) {
+  std::string host;
+  auto deleted = impl_->write<bool>([&](Txn& txn) -> Result<bool> {
+    auto m = impl_->visible_mapping(txn, caller, home_id, hostname);
+    if (!m) return m.error();
+    host = m->hostname;
+    if (auto d = txn.del(impl_->dbs.mappings, host); !d) return d.error();
+    if (auto d = txn.del(impl_->dbs.home_hosts, home_host_key(home_id, host)); !d) {
+      return d.error();
+    }
+    if (auto a = impl_->audit(txn, caller, "mappings.delete", host, "home=" + home_id); !a) {
+      return a.error();
+    }
+    return true;
+  });
+  if (!deleted) return deleted.error();
+  return impl_->project({host});
+}
+
+// ---- routes, audit ----
+
+Result<size_t> StateStore::sync_routes(const Caller& caller) {
+  if (!caller.is_admin()) return admin_only("syncing routes");
+  return impl_->sync();
+}
+
+Result<std::vector<std::pair<std::string, Route>>> StateStore::expected_routes() {
+  auto txn = impl_->env.begin(false);
+  if (!txn) return txn.error();
+  return impl_->all_routes(*txn);
+}
+
+Result<std::vector<AuditRecord>> StateStore::audit_list(const Caller& caller, size_t limit,
+                                                        uint64_t before) {
+  if (!caller.is_admin()) return admin_only("reading the audit log");
+  auto txn = impl_->env.begin(false);
+  if (!txn) return txn.error();
+  MDB_cursor* raw = nullptr;
+  int rc = mdb_cursor_open(txn->get(), impl_->dbs.audit, &raw);
+  if (rc != 0) return mdb_error(rc, "state: mdb_cursor_open");
+  std::unique_ptr<MDB_cursor, decltype(&mdb_cursor_close)> cursor(raw, mdb_cursor_close);
+  std::string start = be64_key(before);
+  MDB_val k{start.size(), start.data()};
+  MDB_val v{};
+  // Position on the newest record < before, then walk backwards.
+  rc = before == 0 ? mdb_cursor_get(raw, &k, &v, MDB_LAST)
+                   : mdb_cursor_get(raw, &k, &v, MDB_SET_RANGE);
+  if (before != 0)
+    rc = rc == 0 ? mdb_cursor_get(raw, &k, &v, MDB_PREV) : mdb_cursor_get(raw, &k, &v, MDB_LAST);
+  std::vector<AuditRecord> out;
+  for (; rc == 0 && out.size() < limit; rc = mdb_cursor_get(raw, &k, &v, MDB_PREV)) {
+    std::string_view key(static_cast<const char*>(k.mv_data), k.mv_size);
+    auto record = decode_audit(key, {static_cast<const char*>(v.mv_data), v.mv_size});
+    if (!record) return record.error();
+    out.push_back(std::move(record.value()));
+  }
+  if (rc != 0 && rc != MDB_NOTFOUND) return mdb_error(rc, "state: mdb_cursor_get");
+  return out;
+}
+
+// ---- authorized keys ----
+
+Result<std::optional<std::string>> authorized_keys_line(const std::string& data_dir,
+                                                        const std::string& user,
+                                                        const std::string& key_type,
+                                                        const std::string& key_base64,
+                                                        const std::string& ssh_user) {
+  using Line = std::optional<std::string>;
+  if (user != ssh_user || key_base64.empty()) return Line();
+  std::string dir = data_dir + "/state";
+  std::error_code ec;
+  if (!std::filesystem::exists(dir + "/data.mdb", ec)) return Line();
+  auto env = Env::open(dir, false, kMaxDbs, kStateFileMode);
+  if (!env) return env.error();
+  auto dbs = open_dbs(env.value());
+  if (!dbs) return dbs.error();
+  auto txn = env->begin(false);
+  if (!txn) return txn.error();
+  auto id = txn->get(dbs->keys, key_base64);
+  if (!id) return id.error();
+  if (!id.value()) return Line();
+  auto raw = txn->get(dbs->homes, **id);
+  if (!raw) return raw.error();
+  if (!raw.value()) return Line();
+  auto home = decode_home(**id, **raw);
+  if (!home) return home.error();
+  if (home->key.type != key_type || home->key.base64 != key_base64) return Line();
+  auto owner = txn->get(dbs->users, home->owner);
+  if (!owner) return owner.error();
+  if (!owner.value()) return Line();
+  auto record = decode_user(home->owner, **owner);
+  if (!record) return record.error();
+  if (!record->user.active) return Line();
+  std::string line = "restrict,port-forwarding";
+  for (uint16_t port : home->ports()) {
+    line += ",permitlisten=\"127.0.0.1:" + std::to_string(port) + "\"";
+  }
+  return Line(line + " " + home->key.to_line());
+}
+
+}  // namespace cloudlink::state

@@ -1,0 +1,218 @@
+// The control plane's state: users, tokens, homes (key + tunnel port block), hostname mappings
+// and the audit log, in the LMDB environment DATA/state (the dataplane never opens it), plus
+// the `routes` environment DATA/routes kept as its projection.
+//
+// Every change is one LMDB write transaction that also appends its audit record. A mapping
+// change then rewrites the affected routes in one routes transaction, reading the state inside
+// the routes writer lock, so concurrent writers (threads or processes) never leave the routes
+// behind the state; open() and sync_routes() rebuild the whole routes table from state in one
+// transaction, which also repairs a crash between the two commits.
+//
+// Access control lives here, not in the front ends: every call takes the Caller (who, which
+// role, from where). A user sees and changes only its own homes and mappings (someone else's
+// home is not_found, as if absent); an admin sees and changes all. Errors are typed
+// (control/state/errors.h) and their context() is a message that names the field or object.
+//
+// Thread-safe: one StateStore may serve every HTTP thread (LMDB serialises writers; readers
+// never block and are never blocked).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "common/route_record.h"
+#include "control/state/crypto.h"
+#include "control/state/errors.h"
+#include "control/state/ssh_key.h"
+
+namespace cloudlink::state {
+
+enum class Role { kUser, kAdmin };
+const char* role_name(Role role);  // "user" / "admin"
+
+// Who is asking. source is the client address ("203.0.113.7", "local" for the CLI); it goes
+// into audit records and drives per-source login throttling.
+struct Caller {
+  std::string username;
+  Role role = Role::kUser;
+  std::string source;
+
+  bool is_admin() const { return role == Role::kAdmin; }
+  // The admin CLI on the VPS itself (audit actor "cli", source "local").
+  static Caller local_admin() { return {"cli", Role::kAdmin, "local"}; }
+};
+
+struct User {
+  std::string username;
+  Role role = Role::kUser;
+  bool active = false;
+  int64_t created_at = 0;  // unix seconds
+};
+
+struct IssuedToken {
+  std::string token;  // shown once; only its digest is stored
+  int64_t expires_at = 0;
+  Caller identity;
+};
+
+struct Home {
+  std::string id;    // 16 hex digits; the route records' owning home
+  std::string slug;  // lower-case name, unique across homes
+  std::string name;
+  std::string owner;
+  SshPublicKey key;
+  uint16_t port_first = 0;
+  uint16_t port_count = 0;
+  int64_t created_at = 0;
+
+  std::vector<uint16_t> ports() const;
+  bool owns_port(uint32_t port) const {
+    return port >= port_first && port < uint32_t{port_first} + port_count;
+  }
+};
+
+enum class ProxyProtocol { kNone, kV2 };
+// "none"/"" -> kNone, "v2" -> kV2; anything else is invalid("proxy_protocol: ...").
+Result<ProxyProtocol> parse_proxy_protocol(std::string_view text);
+const char* proxy_protocol_name(ProxyProtocol p);  // "none" / "v2"
+
+struct Mapping {
+  std::string hostname;  // lower-case route key; "*.example.com" allowed
+  std::string home_id;
+  std::vector<uint16_t> tls_ports;    // 1..kMaxRouteTargets ports of the home
+  std::optional<uint16_t> http_port;  // plain HTTP on :80 goes here when set
+  ProxyProtocol proxy_protocol = ProxyProtocol::kNone;
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+};
+
+// PATCH: only the fields that are set change. http_port = std::optional<uint16_t>{} inside a set
+// outer optional clears it.
+struct MappingPatch {
+  std::optional<std::vector<uint16_t>> tls_ports;
+  std::optional<std::optional<uint16_t>> http_port;
+  std::optional<ProxyProtocol> proxy_protocol;
+};
+
+struct AuditRecord {
+  uint64_t seq = 0;  // increasing
+  int64_t at = 0;    // unix seconds
+  std::string actor;
+  std::string source;
+  std::string action;  // "users.add", "homes.create", "mappings.delete", "login.failed", ...
+  std::string target;  // the object: a username, home id, hostname
+  std::string detail;  // free text, may be empty
+};
+
+struct StoreOptions {
+  uint16_t port_first = 20000;  // tunnel ports are allocated in [port_first, port_last]
+  uint16_t port_last = 29999;
+  uint16_t port_block = 10;  // ports per home
+  int64_t token_ttl_seconds = 24 * 3600;
+  PasswordCost password_cost = PasswordCost::kInteractive;
+  // Failed-login throttling: after `free` failures in a row, each further attempt must wait
+  // base * 2^(failures - free) seconds (capped) after the last failure. Counted per username
+  // and per source address, in memory (a restart forgets them; Argon2id keeps guessing slow).
+  unsigned login_free_failures_per_user = 5;
+  unsigned login_free_failures_per_source = 20;
+  int64_t login_delay_base_seconds = 1;
+  int64_t login_delay_max_seconds = 900;
+  // Clock (unix seconds); tests replace it.
+  std::function<int64_t()> now;
+};
+
+class StateStore {
+ public:
+  // Opens (creating) DATA/state and DATA/routes, then rebuilds routes from state.
+  static Result<std::unique_ptr<StateStore>> open(const std::string& data_dir,
+                                                  StoreOptions options = {});
+  ~StateStore();
+
+  // ---- users ----
+  // Sign-up: a new inactive user with role user.
+  Result<User> signup(const std::string& username, const std::string& password,
+                      const std::string& source);
+  // Admin only: a user with the given role, active or not.
+  Result<User> users_add(const Caller& caller, const std::string& username,
+                         const std::string& password, Role role, bool active);
+  Result<User> users_approve(const Caller& caller, const std::string& username);  // admin only
+  Result<std::vector<User>> users_list(const Caller& caller);                     // admin only
+
+  // ---- authentication ----
+  // Checks the password of an active user. Refused (unauthorized, one message for every
+  // reason) for a wrong password, an unknown or inactive user; throttled while either the
+  // user or the source has too many recent failures. Failures are audited.
+  Result<Caller> authenticate(const std::string& username, const std::string& password,
+                              const std::string& source);
+  Result<IssuedToken> issue_token(const Caller& identity);
+  // authenticate, then issue_token.
+  Result<IssuedToken> login(const std::string& username, const std::string& password,
+                            const std::string& source);
+  // The identity behind a bearer token (source left empty for the front end to fill in);
+  // unauthorized when unknown, expired or revoked, or when its user is no longer active.
+  Result<Caller> check_token(std::string_view token);
+  // Logout: revokes this token. Revoking an unknown token is not an error.
+  Result<void> revoke_token(const Caller& caller, std::string_view token);
+  // Revokes every token of username (admin, or the user itself); returns how many.
+  Result<size_t> revoke_user_tokens(const Caller& caller, const std::string& username);
+
+  // ---- homes ----
+  // public_key: one OpenSSH public key line. Allocates the first free port block. The home
+  // belongs to the caller, or to owner (an existing user) when an admin names one.
+  Result<Home> homes_create(const Caller& caller, const std::string& name,
+                            const std::string& public_key, const std::string& owner = {});
+  Result<std::vector<Home>> homes_list(const Caller& caller);
+  Result<Home> homes_get(const Caller& caller, const std::string& id);
+  // Deletes the home, its mappings and their routes, and frees its port block.
+  Result<void> homes_delete(const Caller& caller, const std::string& id);
+  Result<Home> homes_rotate_key(const Caller& caller, const std::string& id,
+                                const std::string& public_key);
+
+  // ---- mappings ----
+  // conflict when the hostname is mapped anywhere; forbidden when a port is not the home's.
+  Result<Mapping> mappings_create(const Caller& caller, const std::string& home_id,
+                                  const Mapping& mapping);
+  Result<Mapping> mappings_update(const Caller& caller, const std::string& home_id,
+                                  const std::string& hostname, const MappingPatch& patch);
+  Result<Mapping> mappings_get(const Caller& caller, const std::string& home_id,
+                               const std::string& hostname);
+  Result<std::vector<Mapping>> mappings_list(const Caller& caller, const std::string& home_id);
+  Result<void> mappings_delete(const Caller& caller, const std::string& home_id,
+                               const std::string& hostname);
+
+  // ---- routes projection, audit ----
+  // Rebuilds DATA/routes from state in one transaction (admin only); returns the route count.
+  Result<size_t> sync_routes(const Caller& caller);
+  // The routes as state says they should be (what sync_routes writes), sorted by hostname.
+  Result<std::vector<std::pair<std::string, Route>>> expected_routes();
+  // Newest first, at most limit records with seq < before (0: from the newest). Admin only.
+  Result<std::vector<AuditRecord>> audit_list(const Caller& caller, size_t limit = 100,
+                                              uint64_t before = 0);
+
+ private:
+  struct Impl;
+  explicit StateStore(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Read-only lookup for sshd's AuthorizedKeysCommand: the authorized_keys line for a key of a
+// home whose owner is active, when user is ssh_user; nullopt for any other user or key, and
+// when DATA/state does not exist yet. Opens the environment read-only and never writes, so it
+// never waits for a writer.
+Result<std::optional<std::string>> authorized_keys_line(const std::string& data_dir,
+                                                        const std::string& user,
+                                                        const std::string& key_type,
+                                                        const std::string& key_base64,
+                                                        const std::string& ssh_user = "cloudlink");
+
+// The route a mapping projects to: 127.0.0.1:P for each TLS port, 127.0.0.1:http_port, PROXY v2.
+Result<Route> route_for(const Mapping& mapping);
+
+}  // namespace cloudlink::state

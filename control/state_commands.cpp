@@ -1,0 +1,120 @@
+#include "control/state_commands.h"
+
+#include <nlohmann/json.hpp>
+
+#include "control/state/state_store.h"
+
+namespace cloudlink::control {
+namespace {
+
+using state::Caller;
+using state::StateStore;
+
+CommandOutcome failure(const Error& error) {
+  // Bad input (and a refusal the input caused) is a usage error; storage trouble is runtime.
+  bool input = error.code().category() == state::state_category();
+  return {input ? kExitUsage : kExitRuntime, input ? error.context() : error.message()};
+}
+
+nlohmann::json home_json(const state::Home& home) {
+  return {{"id", home.id},       {"slug", home.slug},         {"name", home.name},
+          {"owner", home.owner}, {"key_type", home.key.type}, {"ports", home.ports()}};
+}
+
+std::string home_text(const state::Home& home) {
+  return home.id + " " + home.slug + " owner=" + home.owner +
+         " ports=" + std::to_string(home.port_first) + "-" +
+         std::to_string(home.port_first + home.port_count - 1) + " " + home.key.type + "\n";
+}
+
+}  // namespace
+
+CommandOutcome users_add(const std::string& data_dir, const std::string& name, bool admin,
+                         const std::string& password) {
+  auto store = StateStore::open(data_dir);
+  if (!store) return failure(store.error());
+  auto user = (*store)->users_add(Caller::local_admin(), name, password,
+                                  admin ? state::Role::kAdmin : state::Role::kUser, true);
+  if (!user) return failure(user.error());
+  return {kExitOk, "added " + std::string(state::role_name(user->role)) + " " + name + "\n"};
+}
+
+CommandOutcome users_approve(const std::string& data_dir, const std::string& name) {
+  auto store = StateStore::open(data_dir);
+  if (!store) return failure(store.error());
+  auto user = (*store)->users_approve(Caller::local_admin(), name);
+  if (!user) return failure(user.error());
+  return {kExitOk, "approved " + name + "\n"};
+}
+
+CommandOutcome users_list(const std::string& data_dir, bool json) {
+  auto store = StateStore::open(data_dir);
+  if (!store) return failure(store.error());
+  auto users = (*store)->users_list(Caller::local_admin());
+  if (!users) return failure(users.error());
+  if (json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& u : users.value()) {
+      out.push_back({{"username", u.username},
+                     {"role", state::role_name(u.role)},
+                     {"active", u.active},
+                     {"created_at", u.created_at}});
+    }
+    return {kExitOk, out.dump(2) + "\n"};
+  }
+  std::string text;
+  for (const auto& u : users.value()) {
+    text +=
+        u.username + " " + state::role_name(u.role) + (u.active ? " active" : " inactive") + "\n";
+  }
+  return {kExitOk, text};
+}
+
+CommandOutcome homes_create(const std::string& data_dir, const std::string& owner,
+                            const std::string& name, const std::string& public_key, bool json) {
+  auto store = StateStore::open(data_dir);
+  if (!store) return failure(store.error());
+  auto home = (*store)->homes_create(Caller::local_admin(), name, public_key, owner);
+  if (!home) return failure(home.error());
+  return {kExitOk, json ? home_json(home.value()).dump() + "\n" : home_text(home.value())};
+}
+
+CommandOutcome homes_delete(const std::string& data_dir, const std::string& id) {
+  auto store = StateStore::open(data_dir);
+  if (!store) return failure(store.error());
+  if (auto deleted = (*store)->homes_delete(Caller::local_admin(), id); !deleted) {
+    return failure(deleted.error());
+  }
+  return {kExitOk, "deleted home " + id + "\n"};
+}
+
+CommandOutcome homes_list(const std::string& data_dir, bool json) {
+  auto store = StateStore::open(data_dir);
+  if (!store) return failure(store.error());
+  auto homes = (*store)->homes_list(Caller::local_admin());
+  if (!homes) return failure(homes.error());
+  nlohmann::json out = nlohmann::json::array();
+  std::string text;
+  for (const auto& home : homes.value()) {
+    out.push_back(home_json(home));
+    text += home_text(home);
+  }
+  return {kExitOk, json ? out.dump(2) + "\n" : text};
+}
+
+CommandOutcome routes_sync(const std::string& data_dir) {
+  auto store = StateStore::open(data_dir);  // open() already rebuilds the routes...
+  if (!store) return failure(store.error());
+  auto count = (*store)->sync_routes(Caller::local_admin());  // ...and this reports the count
+  if (!count) return failure(count.error());
+  return {kExitOk, "synced " + std::to_string(count.value()) + " routes\n"};
+}
+
+CommandOutcome authorized_keys(const std::string& data_dir, const std::string& user,
+                               const std::string& key_type, const std::string& key) {
+  auto line = state::authorized_keys_line(data_dir, user, key_type, key);
+  if (!line) return {kExitRuntime, line.error().message()};
+  return {kExitOk, line.value() ? **line + "\n" : std::string()};
+}
+
+}  // namespace cloudlink::control

@@ -1,0 +1,30 @@
+// The cloudlink-control commands that act on the state store (DATA/state): users, homes, routes
+// sync, and sshd's authorized-keys lookup. They run as the local admin (audit actor "cli").
+#pragma once
+
+#include <string>
+
+#include "control/route_commands.h"
+
+namespace cloudlink::control {
+
+CommandOutcome users_add(const std::string& data_dir, const std::string& name, bool admin,
+                         const std::string& password);
+CommandOutcome users_approve(const std::string& data_dir, const std::string& name);
+CommandOutcome users_list(const std::string& data_dir, bool json);
+
+// A home for owner with the key line; prints its id and ports (or JSON).
+CommandOutcome homes_create(const std::string& data_dir, const std::string& owner,
+                            const std::string& name, const std::string& public_key, bool json);
+CommandOutcome homes_delete(const std::string& data_dir, const std::string& id);
+CommandOutcome homes_list(const std::string& data_dir, bool json);
+
+// Rebuilds DATA/routes from the state in one transaction.
+CommandOutcome routes_sync(const std::string& data_dir);
+
+// For sshd's AuthorizedKeysCommand (%u %t %k): the one authorized_keys line for the key of an
+// active home, or nothing (exit 0) for any other user or key. Read-only.
+CommandOutcome authorized_keys(const std::string& data_dir, const std::string& user,
+                               const std::string& key_type, const std::string& key);
+
+}  // namespace cloudlink::control
