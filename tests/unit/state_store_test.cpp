@@ -1,0 +1,530 @@
+// The control plane's state store: users and approval, login throttling, tokens, homes and
+// their port blocks, public key rules, mappings and isolation, audit, the routes projection,
+// and the authorized-keys lookup sshd runs.
+#include "control/state/state_store.h"
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include "common/route_table.h"
+#include "test_result.h"
+
+namespace cloudlink::state {
+namespace {
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "state_store_test.XXXXXX");
+    path_ = ::mkdtemp(pattern.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// Public keys made by ssh-keygen once per test binary, by type and size.
+class Keys {
+ public:
+  static std::string make(const std::string& type, int bits = 0) {
+    static TempDir dir;
+    static int counter = 0;
+    std::string file = dir.path() + "/k" + std::to_string(counter++);
+    std::string command = "ssh-keygen -q -N '' -C test -t " + type +
+                          (bits != 0 ? " -b " + std::to_string(bits) : std::string()) + " -f " +
+                          file + " >/dev/null 2>&1";
+    if (std::system(command.c_str()) != 0) return "";
+    std::ifstream in(file + ".pub");
+    std::string line;
+    std::getline(in, line);
+    return line;
+  }
+};
+
+bool have_ssh_keygen() { return std::system("command -v ssh-keygen >/dev/null 2>&1") == 0; }
+
+std::string encoded_routes(const std::vector<std::pair<std::string, Route>>& routes) {
+  std::string out;
+  for (const auto& [host, route] : routes) out += host + "=" + encode_route(route) + ";";
+  return out;
+}
+
+class StateStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!have_ssh_keygen()) GTEST_SKIP() << "ssh-keygen is not installed";
+    reopen();
+    admin_ = Caller::local_admin();
+    ASSERT_OK(store_->users_add(admin_, "alice", "alice-password", Role::kUser, true));
+    ASSERT_OK(store_->users_add(admin_, "bob", "bob-password", Role::kUser, true));
+    alice_ = {"alice", Role::kUser, "192.0.2.1"};
+    bob_ = {"bob", Role::kUser, "192.0.2.2"};
+  }
+
+  StoreOptions options() {
+    StoreOptions o;
+    o.password_cost = PasswordCost::kMinimum;
+    o.now = [this] { return now_; };
+    o.port_first = 20000;
+    o.port_last = 20049;
+    o.port_block = port_block_;
+    return o;
+  }
+
+  void reopen() {
+    store_.reset();
+    auto opened = StateStore::open(dir_.path(), options());
+    ASSERT_OK(opened);
+    store_ = std::move(opened.value());
+  }
+
+  std::string routes_now() {
+    auto table = RouteTable::open_writable(dir_.path());
+    if (!table) return "error: " + table.error().message();
+    auto list = table->list();
+    if (!list) return "error: " + list.error().message();
+    return encoded_routes(list.value());
+  }
+
+  std::string routes_expected() {
+    auto expected = store_->expected_routes();
+    if (!expected) return "error: " + expected.error().message();
+    return encoded_routes(expected.value());
+  }
+
+  Home make_home(const Caller& who, const std::string& name) {
+    auto home = store_->homes_create(who, name, Keys::make("ed25519"));
+    EXPECT_OK(home);
+    return home ? home.value() : Home{};
+  }
+
+  static Mapping mapping(const std::string& host, std::vector<uint16_t> ports,
+                         std::optional<uint16_t> http = std::nullopt) {
+    Mapping m;
+    m.hostname = host;
+    m.tls_ports = std::move(ports);
+    m.http_port = http;
+    return m;
+  }
+
+  TempDir dir_;
+  int64_t now_ = 1'700'000'000;
+  uint16_t port_block_ = 10;
+  std::unique_ptr<StateStore> store_;
+  Caller admin_;
+  Caller alice_;
+  Caller bob_;
+};
+
+template <typename R>
+StateErrc code_of(const R& result) {
+  return result.ok() ? StateErrc{} : static_cast<StateErrc>(result.error().value());
+}
+
+TEST(StateErrors, MapToHttpStatus) {
+  EXPECT_EQ(http_status(not_found("x")), 404);
+  EXPECT_EQ(http_status(forbidden("x")), 403);
+  EXPECT_EQ(http_status(conflict("x")), 409);
+  EXPECT_EQ(http_status(invalid_field("hostname", "bad")), 400);
+  EXPECT_EQ(http_status(unauthorized("x")), 401);
+  EXPECT_EQ(http_status(state_error(StateErrc::kThrottled, "x")), 429);
+  EXPECT_EQ(http_status(Error(EIO, "disk")), 500);
+  EXPECT_STREQ(error_code_name(conflict("x")), "conflict");
+  EXPECT_EQ(invalid_field("hostname", "bad").context(), "hostname: bad");
+}
+
+TEST_F(StateStoreTest, SignupIsInactiveUntilApproved) {
+  ASSERT_OK(store_->signup("carol", "carol-password", "198.51.100.9"));
+  auto refused = store_->login("carol", "carol-password", "198.51.100.9");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(http_status(refused.error()), 401);
+  EXPECT_EQ(code_of(store_->users_approve(alice_, "carol")), StateErrc::kForbidden);
+  ASSERT_OK(store_->users_approve(admin_, "carol"));
+  auto token = store_->login("carol", "carol-password", "198.51.100.9");
+  ASSERT_OK(token);
+  EXPECT_GE(token->token.size(), 43u);  // 256 bits, base64url
+  EXPECT_EQ(token->expires_at, now_ + 24 * 3600);
+  auto who = store_->check_token(token->token);
+  ASSERT_OK(who);
+  EXPECT_EQ(who->username, "carol");
+  EXPECT_EQ(who->role, Role::kUser);
+}
+
+TEST_F(StateStoreTest, UserRules) {
+  EXPECT_EQ(code_of(store_->signup("alice", "another-password", "x")), StateErrc::kConflict);
+  EXPECT_ERR_WITH(store_->signup("Bad Name", "password-ok", "x"), "username");
+  EXPECT_ERR_WITH(store_->signup("dave", "short", "x"), "password");
+  EXPECT_EQ(code_of(store_->users_list(alice_)), StateErrc::kForbidden);
+  EXPECT_EQ(code_of(store_->users_add(alice_, "eve", "eve-password", Role::kAdmin, true)),
+            StateErrc::kForbidden);
+  auto users = store_->users_list(admin_);
+  ASSERT_OK(users);
+  ASSERT_EQ(users->size(), 2u);
+  EXPECT_EQ((*users)[0].username, "alice");
+  EXPECT_TRUE((*users)[0].active);
+}
+
+TEST_F(StateStoreTest, FailedLoginsAreThrottledPerUser) {
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(code_of(store_->login("alice", "wrong-password", "192.0.2.50")),
+              StateErrc::kUnauthorized);
+  }
+  // Throttled now, even with the right password.
+  auto throttled = store_->login("alice", "alice-password", "192.0.2.51");
+  EXPECT_EQ(code_of(throttled), StateErrc::kThrottled);
+  EXPECT_EQ(http_status(throttled.error()), 429);
+  // Another user is not affected.
+  EXPECT_OK(store_->login("bob", "bob-password", "192.0.2.51"));
+  now_ += 2;
+  EXPECT_OK(store_->login("alice", "alice-password", "192.0.2.51"));
+  // A success resets the count.
+  EXPECT_EQ(code_of(store_->login("alice", "wrong-password", "192.0.2.51")),
+            StateErrc::kUnauthorized);
+}
+
+TEST_F(StateStoreTest, FailedLoginsAreThrottledPerSource) {
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(code_of(store_->login("guess" + std::to_string(i), "wrong-password", "203.0.113.5")),
+              StateErrc::kUnauthorized);
+  }
+  EXPECT_EQ(code_of(store_->login("bob", "bob-password", "203.0.113.5")), StateErrc::kThrottled);
+  EXPECT_OK(store_->login("bob", "bob-password", "203.0.113.6"));
+  now_ += 3600;
+  EXPECT_OK(store_->login("bob", "bob-password", "203.0.113.5"));
+}
+
+TEST_F(StateStoreTest, TokensExpireAndAreRevoked) {
+  auto token = store_->login("alice", "alice-password", "192.0.2.1");
+  ASSERT_OK(token);
+  EXPECT_OK(store_->check_token(token->token));
+  EXPECT_EQ(code_of(store_->check_token("not-a-token")), StateErrc::kUnauthorized);
+  now_ += 24 * 3600;
+  EXPECT_EQ(code_of(store_->check_token(token->token)), StateErrc::kUnauthorized);
+
+  auto second = store_->login("alice", "alice-password", "192.0.2.1");
+  ASSERT_OK(second);
+  EXPECT_EQ(code_of(store_->revoke_token(bob_, second->token)), StateErrc::kForbidden);
+  ASSERT_OK(store_->revoke_token(alice_, second->token));
+  EXPECT_EQ(code_of(store_->check_token(second->token)), StateErrc::kUnauthorized);
+
+  auto third = store_->login("alice", "alice-password", "192.0.2.1");
+  auto fourth = store_->login("alice", "alice-password", "192.0.2.1");
+  ASSERT_OK(third);
+  ASSERT_OK(fourth);
+  EXPECT_EQ(code_of(store_->revoke_user_tokens(bob_, "alice")), StateErrc::kForbidden);
+  auto revoked = store_->revoke_user_tokens(admin_, "alice");
+  ASSERT_OK(revoked);
+  EXPECT_EQ(revoked.value(), 2u);
+  EXPECT_ERR(store_->check_token(third->token));
+  EXPECT_ERR(store_->check_token(fourth->token));
+}
+
+TEST_F(StateStoreTest, TokensSurviveReopen) {
+  auto token = store_->login("alice", "alice-password", "192.0.2.1");
+  ASSERT_OK(token);
+  reopen();
+  EXPECT_OK(store_->check_token(token->token));
+}
+
+TEST_F(StateStoreTest, PortBlocksNeverOverlapAndAreFreed) {
+  Home a = make_home(alice_, "A");
+  Home b = make_home(bob_, "B");
+  Home c = make_home(alice_, "C");
+  EXPECT_EQ(a.port_first, 20000);
+  EXPECT_EQ(b.port_first, 20010);
+  EXPECT_EQ(c.port_first, 20020);
+  EXPECT_EQ(a.ports().size(), 10u);
+  ASSERT_OK(store_->homes_delete(bob_, b.id));
+  Home d = make_home(bob_, "D");
+  EXPECT_EQ(d.port_first, 20010);  // B's block, freed
+  make_home(bob_, "E");
+  make_home(bob_, "F");
+  auto full = store_->homes_create(bob_, "G", Keys::make("ed25519"));
+  EXPECT_EQ(code_of(full), StateErrc::kConflict);  // 20000-20049 holds five blocks
+}
+
+TEST_F(StateStoreTest, ChangedBlockSizeStillDoesNotOverlap) {
+  Home a = make_home(alice_, "A");
+  Home b = make_home(alice_, "B");
+  ASSERT_OK(store_->homes_delete(alice_, a.id));
+  port_block_ = 15;
+  reopen();
+  Home c = make_home(alice_, "C");
+  EXPECT_EQ(c.port_first, b.port_first + 10);  // 15 ports do not fit in A's freed 10
+  port_block_ = 5;
+  reopen();
+  Home d = make_home(alice_, "D");
+  EXPECT_EQ(d.port_first, 20000);
+}
+
+TEST_F(StateStoreTest, PublicKeyRules) {
+  for (auto [type, bits] :
+       {std::pair{"ed25519", 0}, {"ecdsa", 256}, {"ecdsa", 384}, {"ecdsa", 521}, {"rsa", 3072}}) {
+    std::string key = Keys::make(type, bits);
+    auto parsed = parse_public_key_line(key);
+    ASSERT_OK(parsed) << type << " " << bits;
+    EXPECT_EQ(parsed->bits, bits == 0 ? 256u : static_cast<unsigned>(bits));
+    EXPECT_EQ(parsed->to_line() + " test", key);
+  }
+  EXPECT_ERR_WITH(parse_public_key_line(Keys::make("rsa", 2048)), "2048 bits");
+  EXPECT_ERR_WITH(parse_public_key_line("ssh-dss AAAAB3NzaC1kc3M="), "not accepted");
+  EXPECT_ERR_WITH(parse_public_key_line("ssh-ed25519 !!!"), "base64");
+  EXPECT_ERR_WITH(parse_public_key_line(""), "public_key");
+  // The blob must hold the key the type names.
+  std::string ed = Keys::make("ed25519");
+  std::string blob = ed.substr(ed.find(' ') + 1, ed.rfind(' ') - ed.find(' ') - 1);
+  EXPECT_ERR_WITH(parse_public_key("ssh-rsa", blob), "does not hold");
+  EXPECT_ERR_WITH(parse_public_key("ssh-ed25519", blob.substr(0, blob.size() - 4)), "public_key");
+  EXPECT_ERR_WITH(parse_public_key_line(ed + "\nssh-ed25519 " + blob), "single line");
+
+  auto weak = store_->homes_create(alice_, "weak", Keys::make("rsa", 2048));
+  EXPECT_EQ(code_of(weak), StateErrc::kInvalid);
+  EXPECT_EQ(http_status(weak.error()), 400);
+  // One key, one home.
+  std::string key = Keys::make("ed25519");
+  ASSERT_OK(store_->homes_create(alice_, "one", key));
+  EXPECT_EQ(code_of(store_->homes_create(bob_, "two", key)), StateErrc::kConflict);
+}
+
+TEST_F(StateStoreTest, HomesAreIsolated) {
+  Home a = make_home(alice_, "Alice's Home");
+  EXPECT_EQ(a.slug, "alice-s-home");
+  Home a2 = make_home(alice_, "alice s home");
+  EXPECT_EQ(a2.slug, "alice-s-home-2");
+  EXPECT_EQ(code_of(store_->homes_get(bob_, a.id)), StateErrc::kNotFound);
+  EXPECT_EQ(code_of(store_->homes_delete(bob_, a.id)), StateErrc::kNotFound);
+  EXPECT_EQ(code_of(store_->homes_rotate_key(bob_, a.id, Keys::make("ed25519"))),
+            StateErrc::kNotFound);
+  EXPECT_EQ(code_of(store_->mappings_list(bob_, a.id)), StateErrc::kNotFound);
+  auto bobs = store_->homes_list(bob_);
+  ASSERT_OK(bobs);
+  EXPECT_TRUE(bobs->empty());
+  auto all = store_->homes_list(admin_);
+  ASSERT_OK(all);
+  EXPECT_EQ(all->size(), 2u);
+  EXPECT_OK(store_->homes_get(admin_, a.id));
+  EXPECT_OK(store_->homes_get(alice_, a.id));
+}
+
+TEST_F(StateStoreTest, MappingsConflictForbidAndIsolate) {
+  Home a = make_home(alice_, "A");
+  Home b = make_home(bob_, "B");
+  auto created =
+      store_->mappings_create(alice_, a.id, mapping("App.Example.com", {20000, 20001}, 20002));
+  ASSERT_OK(created);
+  EXPECT_EQ(created->hostname, "app.example.com");
+  // A hostname belongs to one mapping across all users.
+  auto taken = store_->mappings_create(bob_, b.id, mapping("app.example.com", {20010}));
+  EXPECT_EQ(code_of(taken), StateErrc::kConflict);
+  EXPECT_EQ(code_of(store_->mappings_create(alice_, a.id, mapping("app.example.com", {20003}))),
+            StateErrc::kConflict);
+  // A home may only point at its own ports.
+  auto foreign = store_->mappings_create(bob_, b.id, mapping("b.example.com", {20000}));
+  EXPECT_EQ(code_of(foreign), StateErrc::kForbidden);
+  EXPECT_ERR_WITH(foreign, "tls_ports");
+  EXPECT_EQ(code_of(store_->mappings_create(bob_, b.id, mapping("b.example.com", {20010}, 20001))),
+            StateErrc::kForbidden);
+  // Bob cannot use, read, change or delete Alice's home or mapping.
+  EXPECT_EQ(code_of(store_->mappings_create(bob_, a.id, mapping("c.example.com", {20000}))),
+            StateErrc::kNotFound);
+  EXPECT_EQ(code_of(store_->mappings_get(bob_, a.id, "app.example.com")), StateErrc::kNotFound);
+  EXPECT_EQ(code_of(store_->mappings_get(bob_, b.id, "app.example.com")), StateErrc::kNotFound);
+  MappingPatch patch;
+  patch.tls_ports = std::vector<uint16_t>{20010};
+  EXPECT_EQ(code_of(store_->mappings_update(bob_, a.id, "app.example.com", patch)),
+            StateErrc::kNotFound);
+  EXPECT_EQ(code_of(store_->mappings_update(bob_, b.id, "app.example.com", patch)),
+            StateErrc::kNotFound);
+  EXPECT_EQ(code_of(store_->mappings_delete(bob_, a.id, "app.example.com")), StateErrc::kNotFound);
+  EXPECT_OK(store_->mappings_get(admin_, a.id, "app.example.com"));
+  // Bad input names the field.
+  EXPECT_ERR_WITH(store_->mappings_create(alice_, a.id, mapping("bad_host", {20000})), "hostname");
+  EXPECT_ERR_WITH(store_->mappings_create(alice_, a.id, mapping("x.example.com", {})), "tls_ports");
+  EXPECT_ERR_WITH(store_->mappings_create(alice_, a.id, mapping("x.example.com", {20000, 20000})),
+                  "listed twice");
+  // Nothing of that reached the routes.
+  auto listed = store_->mappings_list(alice_, a.id);
+  ASSERT_OK(listed);
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ(routes_now(), routes_expected());
+}
+
+TEST_F(StateStoreTest, MappingWritesProjectRoutes) {
+  Home a = make_home(alice_, "A");
+  Mapping m = mapping("app.example.com", {20000, 20001}, 20002);
+  m.proxy_protocol = ProxyProtocol::kV2;
+  ASSERT_OK(store_->mappings_create(alice_, a.id, m));
+  auto table = RouteTable::open_readonly(dir_.path());
+  ASSERT_OK(table);
+  auto reader = table->make_reader();
+  ASSERT_OK(reader);
+  Route route;
+  ASSERT_EQ(reader->lookup("app.example.com", route), LookupStatus::kFound);
+  ASSERT_EQ(route.targets().size(), 2u);
+  EXPECT_EQ(route.targets()[0].to_string(), "127.0.0.1:20000");
+  EXPECT_EQ(route.targets()[1].to_string(), "127.0.0.1:20001");
+  EXPECT_EQ(route.http_target.to_string(), "127.0.0.1:20002");
+  EXPECT_TRUE(route.has_flag(kRouteProxyV2));
+  EXPECT_EQ(route.home_id(), a.id);
+
+  MappingPatch patch;
+  patch.tls_ports = std::vector<uint16_t>{20005};
+  patch.http_port = std::optional<uint16_t>();
+  patch.proxy_protocol = ProxyProtocol::kNone;
+  ASSERT_OK(store_->mappings_update(alice_, a.id, "app.example.com", patch));
+  ASSERT_EQ(reader->lookup("app.example.com", route), LookupStatus::kFound);
+  EXPECT_EQ(route.targets()[0].to_string(), "127.0.0.1:20005");
+  EXPECT_TRUE(route.http_target.empty());
+  EXPECT_FALSE(route.has_flag(kRouteProxyV2));
+
+  ASSERT_OK(store_->mappings_create(alice_, a.id, mapping("*.example.org", {20003})));
+  ASSERT_OK(store_->mappings_delete(alice_, a.id, "app.example.com"));
+  EXPECT_EQ(reader->lookup("app.example.com", route), LookupStatus::kNotFound);
+  EXPECT_EQ(reader->lookup("x.example.org", route), LookupStatus::kFound);
+  ASSERT_OK(store_->homes_delete(alice_, a.id));
+  EXPECT_EQ(reader->lookup("x.example.org", route), LookupStatus::kNotFound);
+  EXPECT_EQ(routes_now(), "");
+}
+
+TEST_F(StateStoreTest, RoutesEqualAFreshSync) {
+  Home a = make_home(alice_, "A");
+  Home b = make_home(bob_, "B");
+  ASSERT_OK(store_->mappings_create(alice_, a.id, mapping("a1.example.com", {20000})));
+  ASSERT_OK(store_->mappings_create(alice_, a.id, mapping("a2.example.com", {20001, 20002})));
+  ASSERT_OK(store_->mappings_create(bob_, b.id, mapping("b1.example.com", {20010}, 20011)));
+  ASSERT_OK(store_->mappings_delete(alice_, a.id, "a1.example.com"));
+  std::string incremental = routes_now();
+  EXPECT_EQ(incremental, routes_expected());
+  EXPECT_NE(incremental.find("a2.example.com"), std::string::npos);
+
+  // A route written behind the store's back (or a crash between the two commits) is repaired
+  // by a sync, and by the next open.
+  {
+    auto table = RouteTable::open_writable(dir_.path());
+    ASSERT_OK(table);
+    ASSERT_OK(table->remove("b1.example.com"));
+    ASSERT_OK(table->put("stray.example.com", store_->expected_routes().value()[0].second));
+  }
+  EXPECT_NE(routes_now(), incremental);
+  EXPECT_EQ(code_of(store_->sync_routes(alice_)), StateErrc::kForbidden);
+  auto synced = store_->sync_routes(admin_);
+  ASSERT_OK(synced);
+  EXPECT_EQ(synced.value(), 2u);
+  EXPECT_EQ(routes_now(), incremental);
+  ASSERT_OK(RouteTable::open_writable(dir_.path())->remove("a2.example.com"));
+  reopen();
+  EXPECT_EQ(routes_now(), incremental);
+}
+
+TEST_F(StateStoreTest, AuditRecordsEveryChange) {
+  Home a = make_home(alice_, "A");
+  ASSERT_OK(store_->mappings_create(alice_, a.id, mapping("app.example.com", {20000})));
+  EXPECT_ERR(store_->login("alice", "wrong-password", "198.51.100.77"));
+  EXPECT_EQ(code_of(store_->audit_list(alice_)), StateErrc::kForbidden);
+  auto records = store_->audit_list(admin_);
+  ASSERT_OK(records);
+  ASSERT_EQ(records->size(), 5u);  // users.add x2, homes.create, mappings.create, login.failed
+  const AuditRecord& newest = (*records)[0];
+  EXPECT_EQ(newest.action, "login.failed");
+  EXPECT_EQ(newest.source, "198.51.100.77");
+  EXPECT_EQ((*records)[1].action, "mappings.create");
+  EXPECT_EQ((*records)[1].actor, "alice");
+  EXPECT_EQ((*records)[1].source, "192.0.2.1");
+  EXPECT_EQ((*records)[1].target, "app.example.com");
+  EXPECT_EQ((*records)[1].at, now_);
+  EXPECT_EQ((*records)[2].action, "homes.create");
+  EXPECT_EQ((*records)[4].action, "users.add");
+  EXPECT_EQ((*records)[4].actor, "cli");
+  EXPECT_GT((*records)[0].seq, (*records)[1].seq);
+  auto page = store_->audit_list(admin_, 2, (*records)[1].seq);
+  ASSERT_OK(page);
+  ASSERT_EQ(page->size(), 2u);
+  EXPECT_EQ((*page)[0].action, "homes.create");
+  // A refused change leaves no record.
+  EXPECT_ERR(store_->mappings_create(bob_, a.id, mapping("x.example.com", {20000})));
+  EXPECT_EQ(store_->audit_list(admin_)->size(), 5u);
+}
+
+TEST_F(StateStoreTest, AuthorizedKeysLine) {
+  std::string key_line = Keys::make("ed25519");
+  auto home = store_->homes_create(alice_, "A", key_line);
+  ASSERT_OK(home);
+  const std::string& type = home->key.type;
+  const std::string& blob = home->key.base64;
+  auto line = authorized_keys_line(dir_.path(), "cloudlink", type, blob);
+  ASSERT_OK(line);
+  ASSERT_TRUE(line->has_value());
+  std::string expected = "restrict,port-forwarding";
+  for (int p = 20000; p < 20010; ++p)
+    expected += ",permitlisten=\"127.0.0.1:" + std::to_string(p) + "\"";
+  EXPECT_EQ(**line, expected + " " + type + " " + blob);
+  // Other user, other key, wrong type: nothing.
+  EXPECT_FALSE(authorized_keys_line(dir_.path(), "root", type, blob)->has_value());
+  EXPECT_FALSE(authorized_keys_line(dir_.path(), "cloudlink", "ssh-rsa", blob)->has_value());
+  std::string other = Keys::make("ed25519");
+  EXPECT_FALSE(
+      authorized_keys_line(dir_.path(), "cloudlink", type, parse_public_key_line(other)->base64)
+          ->has_value());
+  EXPECT_FALSE(authorized_keys_line(dir_.path() + "/none", "cloudlink", type, blob)->has_value());
+  // Key rotation: the old key is out, the new one in.
+  ASSERT_OK(store_->homes_rotate_key(alice_, home->id, other));
+  EXPECT_FALSE(authorized_keys_line(dir_.path(), "cloudlink", type, blob)->has_value());
+  EXPECT_TRUE(
+      authorized_keys_line(dir_.path(), "cloudlink", type, parse_public_key_line(other)->base64)
+          ->has_value());
+  // An inactive owner's home gets nothing.
+  ASSERT_OK(store_->signup("carol", "carol-password", "x"));
+  auto carols = store_->homes_create(admin_, "C", key_line, "carol");
+  ASSERT_OK(carols);
+  EXPECT_EQ(carols->owner, "carol");
+  EXPECT_FALSE(authorized_keys_line(dir_.path(), "cloudlink", type, blob)->has_value());
+  ASSERT_OK(store_->users_approve(admin_, "carol"));
+  EXPECT_TRUE(authorized_keys_line(dir_.path(), "cloudlink", type, blob)->has_value());
+  ASSERT_OK(store_->homes_delete(admin_, carols->id));
+  EXPECT_FALSE(authorized_keys_line(dir_.path(), "cloudlink", type, blob)->has_value());
+}
+
+TEST_F(StateStoreTest, ConcurrentWritersKeepRoutesInStep) {
+  Home a = make_home(alice_, "A");
+  // Toggles three hostnames between two writers: threads of one store here, and another
+  // process with its own store (LMDB wants one environment handle per process, so fork).
+  auto churn = [&](StateStore& store, uint16_t port) {
+    for (int i = 0; i < 30; ++i) {
+      std::string host = "t" + std::to_string(i % 3) + ".example.com";
+      if (!store.mappings_create(alice_, a.id, mapping(host, {port})).ok()) {
+        (void)store.mappings_delete(alice_, a.id, host);
+      }
+    }
+  };
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    auto other = StateStore::open(dir_.path(), options());
+    if (other) churn(**other, 20001);
+    ::_exit(other ? 0 : 1);
+  }
+  std::thread t([&] { churn(*store_, 20002); });
+  churn(*store_, 20003);
+  t.join();
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_EQ(routes_now(), routes_expected());
+}
+
+}  // namespace
+}  // namespace cloudlink::state
