@@ -98,6 +98,11 @@ int main(int argc, char** argv) {
   homes_create_cmd->add_option("--owner", home_owner, "owning user")->required();
   homes_create_cmd->add_option("--key", home_key, "OpenSSH public key line")->required();
   homes_create_cmd->add_flag("--json", homes_json, "print JSON");
+  std::string home_port_range;
+  unsigned home_port_block = 0;
+  homes_create_cmd->add_option("--port-range", home_port_range,
+                               "allocate from FIRST-LAST (default 20000-29999)");
+  homes_create_cmd->add_option("--port-block", home_port_block, "ports per home (default 10)");
   homes_create_cmd->add_option("--data", homes_data, "data directory")->capture_default_str();
   CLI::App* homes_delete_cmd = homes->add_subcommand("delete", "delete a home and its mappings");
   homes_delete_cmd->add_option("ID", home_id, "home id")->required();
@@ -140,7 +145,8 @@ int main(int argc, char** argv) {
   if (users_approve_cmd->parsed()) return finish(cc::users_approve(users_data, user_name));
   if (users_list_cmd->parsed()) return finish(cc::users_list(users_data, users_json));
   if (homes_create_cmd->parsed()) {
-    return finish(cc::homes_create(homes_data, home_owner, home_name, home_key, homes_json));
+    return finish(cc::homes_create(homes_data, home_owner, home_name, home_key, homes_json,
+                                   home_port_range, home_port_block));
   }
   if (homes_delete_cmd->parsed()) return finish(cc::homes_delete(homes_data, home_id));
   if (homes_list_cmd->parsed()) return finish(cc::homes_list(homes_data, homes_json));

@@ -1,5 +1,7 @@
 #include "control/state_commands.h"
 
+#include <cstdio>
+
 #include <nlohmann/json.hpp>
 
 #include "control/state/state_store.h"
@@ -71,8 +73,26 @@ CommandOutcome users_list(const std::string& data_dir, bool json) {
 }
 
 CommandOutcome homes_create(const std::string& data_dir, const std::string& owner,
-                            const std::string& name, const std::string& public_key, bool json) {
-  auto store = StateStore::open(data_dir);
+                            const std::string& name, const std::string& public_key, bool json,
+                            const std::string& port_range, unsigned port_block) {
+  state::StoreOptions options;
+  if (!port_range.empty()) {
+    unsigned first = 0;
+    unsigned last = 0;
+    char tail = 0;
+    if (std::sscanf(port_range.c_str(), "%u-%u%c", &first, &last, &tail) != 2 || first == 0 ||
+        last > 65535 || first > last) {
+      return {kExitUsage,
+              "--port-range must be FIRST-LAST within 1-65535, not '" + port_range + "'"};
+    }
+    options.port_first = static_cast<uint16_t>(first);
+    options.port_last = static_cast<uint16_t>(last);
+  }
+  if (port_block != 0) {
+    if (port_block > 1000) return {kExitUsage, "--port-block must be 1 to 1000"};
+    options.port_block = static_cast<uint16_t>(port_block);
+  }
+  auto store = StateStore::open(data_dir, std::move(options));
   if (!store) return failure(store.error());
   auto home = (*store)->homes_create(Caller::local_admin(), name, public_key, owner);
   if (!home) return failure(home.error());

@@ -13,9 +13,12 @@ CommandOutcome users_add(const std::string& data_dir, const std::string& name, b
 CommandOutcome users_approve(const std::string& data_dir, const std::string& name);
 CommandOutcome users_list(const std::string& data_dir, bool json);
 
-// A home for owner with the key line; prints its id and ports (or JSON).
+// A home for owner with the key line; prints its id and ports (or JSON). port_range
+// ("FIRST-LAST") and port_block (ports per home), when given, replace the store's defaults
+// (20000-29999, 10) for this allocation.
 CommandOutcome homes_create(const std::string& data_dir, const std::string& owner,
-                            const std::string& name, const std::string& public_key, bool json);
+                            const std::string& name, const std::string& public_key, bool json,
+                            const std::string& port_range = {}, unsigned port_block = 0);
 CommandOutcome homes_delete(const std::string& data_dir, const std::string& id);
 CommandOutcome homes_list(const std::string& data_dir, bool json);
 
