@@ -31,7 +31,9 @@
 
 namespace httplib {
 class Server;
-}
+struct Request;
+struct Response;
+}  // namespace httplib
 
 namespace cloudlink::control::http {
 
@@ -91,7 +93,16 @@ class Server {
   void stop();
 
  private:
+  // cpp-httplib's callbacks, in the order the library calls them for one request.
   void configure_library();
+  void begin_request(const httplib::Request& req) const;
+  int on_expect(const httplib::Request& req, httplib::Response& res) const;
+  // true: answered here, the library writes res without routing.
+  bool on_headers(const httplib::Request& req, httplib::Response& res) const;
+  void on_request(const httplib::Request& req, httplib::Response& res) const;
+  // true: res got its JSON body here.
+  static bool on_library_error(httplib::Response& res);
+  void on_response_written(const httplib::Request& req, const httplib::Response& res);
 
   ServerOptions options_;
   Router router_;

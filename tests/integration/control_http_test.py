@@ -177,6 +177,27 @@ class ControlHttp(unittest.TestCase):
             return  # the server answered and closed while the client was still sending
         self.assert_error(result, 413, "payload_too_large")
 
+    def test_oversized_body_refused_before_100_continue(self):
+        head = (f"POST {self.MAPPINGS} HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                f"Authorization: Bearer x\r\nContent-Length: 100000\r\n"
+                f"Expect: 100-continue\r\n\r\n").encode()
+        out, how, _ = self.raw_exchange(head)
+        self.assertTrue(out.startswith(b"HTTP/1.1 413 "), out)
+        self.assertNotIn(b"100 Continue", out)
+        self.assertIn(b'"code":"payload_too_large"', out)
+        self.assertEqual(how, "eof")
+        # Within the cap, the client is invited to send the body.
+        body = json.dumps(self.GOOD).encode()
+        head = (f"POST {self.MAPPINGS} HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                f"Authorization: Bearer x\r\nContent-Length: {len(body)}\r\n"
+                f"Expect: 100-continue\r\nConnection: close\r\n\r\n").encode()
+        with h.connect(self.port) as sock:
+            sock.sendall(head)
+            self.assertTrue(sock.recv(100).startswith(b"HTTP/1.1 100 Continue"))
+            sock.sendall(body)
+            out, _ = h.recv_until_closed(sock)
+        self.assertIn(b"HTTP/1.1 201 ", out)
+
     def test_handler_exception_is_500_json(self):
         self.assert_error(self.json_request("GET", "/api/demo/throw"), 500, "internal",
                           "internal error")
