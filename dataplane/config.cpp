@@ -28,7 +28,15 @@ Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
 }
 
 const char* relay_mode_name(RelayMode mode) {
-  return mode == RelayMode::kSplice ? "splice" : "copy";
+  switch (mode) {
+    case RelayMode::kSplice:
+      return "splice";
+    case RelayMode::kSockmap:
+      return "sockmap";
+    case RelayMode::kCopy:
+      break;
+  }
+  return "copy";
 }
 
 namespace {
@@ -93,8 +101,10 @@ Result<CommandLine> parse_command_line(int argc, char** argv) {
   app.add_option("--workers", c.workers, "worker threads, one io_uring each (default: cores)")
       ->check(CLI::Range(1u, 1024u));
   app.add_option("--relay", relay, "relay mode")
-      ->check(CLI::IsMember({"copy", "splice"}))
+      ->check(CLI::IsMember({"copy", "splice", "sockmap"}))
       ->capture_default_str();
+  app.add_flag("--require-bpf", c.require_bpf,
+               "--relay sockmap: fail the start if BPF cannot load, instead of using copy");
   app.add_option("--hello-timeout", durations[0].text, "wait for a whole ClientHello (default 5s)");
   app.add_option("--connect-timeout", durations[1].text, "connect to a target (default 5s)");
   app.add_option("--idle-timeout", durations[2].text, "close a flow idle both ways (default 300s)");
@@ -123,7 +133,9 @@ Result<CommandLine> parse_command_line(int argc, char** argv) {
   }
   if (auto r = apply_durations(durations); !r) return r.error();
   if (auto r = apply_addresses(tls, metrics, c); !r) return r.error();
-  c.relay = relay == "splice" ? RelayMode::kSplice : RelayMode::kCopy;
+  c.relay = relay == "splice"    ? RelayMode::kSplice
+            : relay == "sockmap" ? RelayMode::kSockmap
+                                 : RelayMode::kCopy;
   if (c.workers == 0) c.workers = std::max(1u, std::thread::hardware_concurrency());
   return out;
 }

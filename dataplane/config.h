@@ -12,7 +12,7 @@
 
 namespace cloudlink::dataplane {
 
-enum class RelayMode { kCopy, kSplice };
+enum class RelayMode { kCopy, kSplice, kSockmap };
 
 struct Config {
   std::string data_dir = "./var";
@@ -20,6 +20,7 @@ struct Config {
   SocketAddress metrics_listener;  // empty: no /metrics endpoint
   unsigned workers = 0;            // 0 before parsing fills it with the core count
   RelayMode relay = RelayMode::kCopy;
+  bool require_bpf = false;  // --relay sockmap: a failed BPF probe fails the start (no fallback)
   std::chrono::milliseconds hello_timeout{5000};
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds idle_timeout{300000};

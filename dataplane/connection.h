@@ -12,6 +12,7 @@
 #include "common/socket_address.h"
 #include "dataplane/close_result.h"
 #include "dataplane/pipe_pool.h"
+#include "dataplane/sockmap.h"
 
 namespace cloudlink::dataplane {
 
@@ -55,7 +56,9 @@ struct Direction {
   bool recv_armed = false;      // copy: a recv is in flight
   bool send_armed = false;      // copy: a send is in flight
   bool starved = false;         // copy: recv got ENOBUFS; waiting for a free buffer
-  bool poll_in_armed = false;   // splice: POLLIN on the source in flight
+  bool poll_in_armed = false;   // splice: POLLIN on the source in flight; sockmap: its watch
+  bool retry_armed = false;     // sockmap: a timer to re-check a FIN waiting for bytes in flight
+  uint8_t retries = 0;          // sockmap: how often that FIN has waited (sets the backoff)
   bool poll_out_armed = false;  // splice: POLLOUT on the destination in flight
   CopyQueue queue;
   Pipe pipe;  // splice: borrowed while bytes are in it
@@ -93,6 +96,14 @@ struct Connection {
   bool target_counted = false;  // connecting or connected: counted in TargetLoads
 
   std::array<Direction, 2> dirs;
+
+  // Sockmap relay: the flow's entries, and per direction what user space moved itself before
+  // the kernel took over (bytes read from the source, the destination's bytes written), so
+  // "everything received has been written" can be checked from TCP_INFO alone.
+  bool in_sockmap = false;
+  SockmapFlow sockmap_flow;
+  std::array<uint64_t, 2> sockmap_consumed{};
+  std::array<uint64_t, 2> sockmap_written_base{};
 
   std::string_view sni_view() const { return {sni, sni_length}; }
 };

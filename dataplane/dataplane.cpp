@@ -1,6 +1,7 @@
 #include "dataplane/dataplane.h"
 
 #include <future>
+#include <string>
 
 #include "common/log.h"
 #include "dataplane/listener.h"
@@ -14,9 +15,23 @@ Result<std::unique_ptr<Dataplane>> Dataplane::start(const Config& config) {
     return Error(routes.error().code(),
                  "--data " + config.data_dir + ": " + routes.error().message());
   dp->routes_.emplace(std::move(routes).value());
-  auto metrics = Metrics::create(config);
+  std::optional<SockmapFallback> fallback;
+  if (config.relay == RelayMode::kSockmap) {
+    SockmapRelay::LoadError why{SockmapFallback::kError, Error(0, "")};
+    dp->sockmap_ = SockmapRelay::load(config.max_connections, why);
+    if (!dp->sockmap_) {
+      const std::string reason = std::string("sockmap relay unavailable (") +
+                                 sockmap_fallback_name(why.reason) + "): " + why.error.message();
+      if (config.require_bpf) return Error(why.error.code(), reason + " (--require-bpf)");
+      log_line("%s; falling back to --relay copy", reason.c_str());
+      dp->config_.relay = RelayMode::kCopy;
+      fallback = why.reason;
+    }
+  }
+  auto metrics = Metrics::create(dp->config_);
   if (!metrics) return metrics.error();
   dp->metrics_ = std::move(metrics).value();
+  if (fallback) dp->metrics_->sockmap_fallback(*fallback).Increment();
 
   // Every listener is bound before any worker starts, so "port in use" fails the start.
   for (unsigned w = 0; w < config.workers; ++w) {
@@ -26,9 +41,9 @@ Result<std::unique_ptr<Dataplane>> Dataplane::start(const Config& config) {
       if (!fd) return fd.error();
       listeners.push_back(std::move(fd).value());
     }
-    dp->workers_.push_back(std::make_unique<Worker>(dp->config_, *dp->metrics_, *dp->routes_,
-                                                    dp->limit_, dp->target_loads_,
-                                                    std::move(listeners), dp->stop_requested_));
+    dp->workers_.push_back(std::make_unique<Worker>(
+        dp->config_, *dp->metrics_, *dp->routes_, dp->limit_, dp->target_loads_,
+        std::move(listeners), dp->stop_requested_, dp->sockmap_.get()));
   }
   std::vector<std::future<Result<void>>> ready;
   for (auto& worker : dp->workers_) {

@@ -12,6 +12,7 @@
 #include "dataplane/config.h"
 #include "dataplane/connection_limit.h"
 #include "dataplane/metrics.h"
+#include "dataplane/sockmap.h"
 #include "dataplane/worker.h"
 
 namespace cloudlink::dataplane {
@@ -27,6 +28,8 @@ class Dataplane {
   void request_stop() { stop_requested_.store(true); }
   // Blocks until every worker has finished.
   void join();
+  // The settings in effect: --relay sockmap reads as copy after a fallback.
+  const Config& config() const { return config_; }
 
  private:
   explicit Dataplane(const Config& config) : config_(config), limit_(config.max_connections) {}
@@ -35,6 +38,7 @@ class Dataplane {
   TargetLoads target_loads_;
   std::optional<RouteTable> routes_;
   std::unique_ptr<Metrics> metrics_;
+  std::unique_ptr<SockmapRelay> sockmap_;  // loaded only for --relay sockmap
   std::atomic<bool> stop_requested_{false};
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;

@@ -33,13 +33,14 @@ int main(int argc, char** argv) {
     log_line("%s", dataplane.error().message().c_str());
     return 1;
   }
+  const Config& effective = (*dataplane)->config();
   std::string listeners;
   for (const auto& addr : config.tls_listeners) {
     listeners.push_back(' ');
     listeners.append(addr.to_string());
   }
   log_line("serving TLS on%s with %u workers, relay %s, routes in %s/routes, metrics %s",
-           listeners.c_str(), config.workers, relay_mode_name(config.relay),
+           listeners.c_str(), config.workers, relay_mode_name(effective.relay),
            config.data_dir.c_str(),
            config.metrics_listener.empty() ? "off" : config.metrics_listener.to_string().c_str());
 

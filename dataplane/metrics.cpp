@@ -69,6 +69,27 @@ Metrics::Metrics(const Config& config) : registry_(std::make_shared<prometheus::
   for (size_t i = 0; i < upstream_failures_.size(); ++i) {
     upstream_failures_[i] = &failures.Add({{"reason", kUpstreamFailureNames[i]}});
   }
+  sockmap_flows_ = &BuildGauge()
+                        .Name("cloudlink_sockmap_flows")
+                        .Help("Flows relayed inside the kernel by the BPF sockmap now")
+                        .Register(r)
+                        .Add({});
+  auto& fallbacks =
+      BuildCounter()
+          .Name("cloudlink_sockmap_fallbacks_total")
+          .Help("--relay sockmap could not be used (at start, or for one flow), by reason")
+          .Register(r);
+  for (size_t i = 0; i < sockmap_fallbacks_.size(); ++i) {
+    sockmap_fallbacks_[i] =
+        &fallbacks.Add({{"reason", sockmap_fallback_name(static_cast<SockmapFallback>(i))}});
+  }
+  sockmap_redirect_failures_ =
+      &BuildCounter()
+           .Name("cloudlink_sockmap_redirect_failures_total")
+           .Help(
+               "Packets the BPF verdict could not redirect to the peer socket (kept, not dropped)")
+           .Register(r)
+           .Add({});
   BuildGauge()
       .Name("cloudlink_connections_max")
       .Help("The --max-connections limit, to compare cloudlink_connections_active against")

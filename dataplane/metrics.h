@@ -15,6 +15,7 @@
 #include "common/socket_address.h"
 #include "dataplane/close_result.h"
 #include "dataplane/config.h"
+#include "dataplane/sockmap.h"
 
 namespace cloudlink::dataplane {
 
@@ -39,6 +40,11 @@ class Metrics {
   prometheus::Counter& upstream_failure(UpstreamFailure f) {
     return *upstream_failures_[static_cast<size_t>(f)];
   }
+  prometheus::Gauge& sockmap_flows() { return *sockmap_flows_; }
+  prometheus::Counter& sockmap_fallback(SockmapFallback f) {
+    return *sockmap_fallbacks_[static_cast<size_t>(f)];
+  }
+  prometheus::Counter& sockmap_redirect_failures() { return *sockmap_redirect_failures_; }
 
  private:
   explicit Metrics(const Config& config);
@@ -55,6 +61,10 @@ class Metrics {
   prometheus::Histogram* connect_time_;
   std::array<prometheus::Counter*, static_cast<size_t>(UpstreamFailure::kCount)>
       upstream_failures_{};
+  prometheus::Gauge* sockmap_flows_;
+  std::array<prometheus::Counter*, static_cast<size_t>(SockmapFallback::kCount)>
+      sockmap_fallbacks_{};
+  prometheus::Counter* sockmap_redirect_failures_;
 };
 
 }  // namespace cloudlink::dataplane

@@ -16,6 +16,8 @@ enum class Op : uint8_t {
   kCopyRecv,      // relay_copy: recv with a provided buffer; dir in `aux`
   kCopySend,      // relay_copy: send a filled buffer; dir in `aux`
   kSplicePoll,    // relay_splice: poll a socket; dir/which in `aux`
+  kSockmapPoll,   // relay_sockmap: watch a socket for FIN/RST/errors; dir in `aux`
+  kSockmapRetry,  // relay_sockmap: re-check whether a FIN can be passed on; dir in `aux`
   kCancel,        // an async cancel request: its completion carries no state
 };
 

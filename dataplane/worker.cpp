@@ -94,7 +94,7 @@ TcpBytes tcp_bytes(int fd, bool fin_seen, bool fin_sent) {
 
 Worker::Worker(const Config& config, Metrics& metrics, RouteTable& routes, ConnectionLimit& limit,
                TargetLoads& target_loads, std::vector<UniqueFd> listeners,
-               const std::atomic<bool>& stop_requested)
+               const std::atomic<bool>& stop_requested, SockmapRelay* sockmap)
     : config_(config),
       metrics_(metrics),
       routes_(routes),
@@ -102,6 +102,7 @@ Worker::Worker(const Config& config, Metrics& metrics, RouteTable& routes, Conne
       listeners_(std::move(listeners)),
       accept_armed_(listeners_.size(), false),
       stop_requested_(stop_requested),
+      sockmap_(sockmap),
       pipes_(static_cast<int>(config.buffer_size) * 4, 64),
       balancer_(target_loads) {
   tick_interval_.tv_sec = 0;
@@ -213,6 +214,10 @@ void Worker::dispatch(const io_uring_cqe* cqe) {
       return on_copy_send(ud.slot, static_cast<Dir>(ud.aux), cqe->res);
     case Op::kSplicePoll:
       return on_splice_poll(ud.slot, ud.aux, cqe->res);
+    case Op::kSockmapPoll:
+      return on_sockmap_poll(ud.slot, static_cast<Dir>(ud.aux), cqe->res);
+    case Op::kSockmapRetry:
+      return on_sockmap_retry(ud.slot, static_cast<Dir>(ud.aux));
     default:
       return;
   }
@@ -294,6 +299,11 @@ void Worker::log_rejected_accept(int fd, CloseResult result) {
 void Worker::on_tick() {
   if (stop_requested_.load(std::memory_order_relaxed) && !draining_) begin_drain();
   expire_deadlines();
+  if (sockmap_ != nullptr) {
+    if (const uint64_t n = sockmap_->take_redirect_failures(); n > 0) {
+      metrics_.sockmap_redirect_failures().Increment(static_cast<double>(n));
+    }
+  }
   if (draining_ && now_ns_ >= drain_deadline_ns_) {
     for (uint32_t slot = 0; slot < conns_.size(); ++slot) {
       Connection& c = conn(slot);
@@ -333,6 +343,7 @@ void Worker::expire_deadlines() {
     const uint32_t slot = idle_deadlines_.front();
     idle_deadlines_.remove(slot);
     Connection& c = conn(slot);
+    if (c.in_sockmap) sockmap_refresh_activity(c);
     const int64_t idle_until = c.last_active_ns + to_ns(config_.idle_timeout);
     if (idle_until > now_ns_) {
       // Active since it was queued: requeue at the back with its real deadline. Activity only
@@ -384,6 +395,7 @@ void Worker::finish_close(uint32_t slot) {
   entry.duration_s = static_cast<double>(now_ns_ - c.accepted_ns) / 1e9;
   write_access_log(STDOUT_FILENO, entry);
 
+  sockmap_release(c);
   for (int fd : {c.client_fd, c.target_fd}) {
     if (fd < 0) continue;
     if (c.abort) {

@@ -34,7 +34,7 @@ class Worker {
  public:
   Worker(const Config& config, Metrics& metrics, RouteTable& routes, ConnectionLimit& limit,
          TargetLoads& target_loads, std::vector<UniqueFd> listeners,
-         const std::atomic<bool>& stop_requested);
+         const std::atomic<bool>& stop_requested, SockmapRelay* sockmap = nullptr);
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
   ~Worker();
@@ -81,13 +81,24 @@ class Worker {
   void copy_release_buffers(Connection& c);
   void wake_starved();
 
-  // relay_splice.cpp
+  // relay_splice.cpp (splice_start in relay.cpp: sockmap falls back to it per flow)
+  void splice_start(uint32_t slot);
   void splice_arm_poll(uint32_t slot, Dir d, bool out);
   void on_splice_poll(uint32_t slot, uint8_t aux, int res);
   void splice_pump(uint32_t slot, Dir d);
   void splice_release_pipes(Connection& c);
 
-  // Shared by both relays: FIN handling and the end of a flow.
+  // relay_sockmap.cpp
+  bool sockmap_drain_client(uint32_t slot);
+  void sockmap_start(uint32_t slot);
+  void sockmap_arm_poll(uint32_t slot, Dir d);
+  void on_sockmap_poll(uint32_t slot, Dir d, int res);
+  void sockmap_try_pass_eof(uint32_t slot, Dir d);
+  void on_sockmap_retry(uint32_t slot, Dir d);
+  void sockmap_release(Connection& c);
+  void sockmap_refresh_activity(Connection& c);
+
+  // Shared by all relays: FIN handling and the end of a flow.
   void pass_on_eof(uint32_t slot, Dir d);
   void fail_flow(uint32_t slot, int err);
   int source_fd(const Connection& c, Dir d) const;
@@ -103,6 +114,7 @@ class Worker {
   std::vector<UniqueFd> listeners_;
   std::vector<bool> accept_armed_;
   const std::atomic<bool>& stop_requested_;
+  SockmapRelay* sockmap_;  // --relay sockmap: the loaded program and maps (shared by workers)
 
   std::optional<Ring> ring_;
   std::optional<BufferRing> buffers_;

@@ -189,6 +189,7 @@ void Worker::on_preamble_sent(uint32_t slot, int res) {
                        c.preamble_end - c.preamble_start, MSG_NOSIGNAL);
     return;
   }
+  if (config_.relay == RelayMode::kSockmap && sockmap_drain_client(slot)) return;
   return_hello_buffer(std::move(c.hello));
   start_relay(slot);
 }

@@ -1,0 +1,196 @@
+// The sockmap relay: once the preamble is written upstream, both sockets enter the BPF
+// sockhash and the kernel moves bytes between them (bpf/sockmap_relay.bpf.c). User space never
+// sees a byte; it only watches each socket for FIN, RST and errors, passes a FIN on once every
+// byte before it has been handed to the other socket, and removes the flow at close.
+#include <linux/sockios.h>
+#include <linux/tcp.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+
+#include <cstring>
+
+#include "common/log.h"
+#include "dataplane/clienthello.h"
+#include "dataplane/worker.h"
+
+namespace cloudlink::dataplane {
+
+namespace {
+
+// Backoff while a FIN waits for redirected bytes still queued in the kernel (the peer's
+// psock backlog runs from a workqueue, so the FIN can be seen before the last bytes left).
+constexpr __kernel_timespec kRetryDelays[] = {{0, 1'000'000},  {0, 2'000'000},  {0, 5'000'000},
+                                              {0, 10'000'000}, {0, 50'000'000}, {0, 100'000'000}};
+
+bool read_tcp_info(int fd, tcp_info& info) {
+  std::memset(&info, 0, sizeof info);
+  socklen_t len = sizeof info;
+  return ::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) == 0;
+}
+
+// Bytes handed to this socket for sending: acknowledged plus still queued (SIOCOUTQ).
+uint64_t bytes_written(int fd) {
+  tcp_info info;
+  if (!read_tcp_info(fd, info)) return 0;
+  int queued = 0;
+  if (::ioctl(fd, SIOCOUTQ, &queued) != 0 || queued < 0) queued = 0;
+  return info.tcpi_bytes_acked + static_cast<uint64_t>(queued);
+}
+
+int socket_error(int fd) {
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return errno;
+  return err;
+}
+
+}  // namespace
+
+// Called each time the preamble (or a later piece of it) is fully sent. The ClientHello read may
+// have stopped in the middle of an skb, and the kernel's verdict path (tcp_read_skb) hands
+// such an skb to the program whole, so its already-read head would be relayed twice. So before
+// the client socket enters the map, user space reads it empty and sends those bytes on itself:
+// true while it is still doing that (a send is in flight, or the flow failed).
+bool Worker::sockmap_drain_client(uint32_t slot) {
+  Connection& c = conn(slot);
+  uint8_t* at = c.hello.get() + kHelloHeadroom;
+  const ssize_t n = ::recv(c.client_fd, at, tls::kMaxClientHelloBytes, MSG_DONTWAIT);
+  if (n < 0 && errno != EAGAIN) {
+    fail_flow(slot, errno);
+    return true;
+  }
+  if (n <= 0) return false;  // empty (or only a FIN, which the poll will see)
+  c.sockmap_consumed[kClientToTarget] += static_cast<uint64_t>(n);
+  c.preamble_start = kHelloHeadroom;
+  c.preamble_end = kHelloHeadroom + static_cast<uint32_t>(n);
+  io_uring_sqe* sqe = submit(Op::kPreambleSend, slot);
+  io_uring_prep_send(sqe, c.target_fd, at, static_cast<uint32_t>(n), MSG_NOSIGNAL);
+  return true;
+}
+
+void Worker::sockmap_start(uint32_t slot) {
+  Connection& c = conn(slot);
+  // What user space already moved: the client's bytes it read went out in the preamble (and
+  // the drain after it), which the target socket counts as written.
+  c.sockmap_consumed[kClientToTarget] += c.hello_length;
+  c.sockmap_consumed[kTargetToClient] = 0;
+  c.sockmap_written_base[kClientToTarget] = bytes_written(c.target_fd);
+  c.sockmap_written_base[kTargetToClient] = bytes_written(c.client_fd);
+  bool touched = false;
+  auto flow = sockmap_->insert(c.client_fd, c.target_fd, &touched);
+  if (!flow && !touched) {
+    // Typically a client that sent everything and its FIN before the relay began: the
+    // sockhash takes only established sockets. Nothing was taken off either socket, so the
+    // flow is relayed with splice instead.
+    metrics_.sockmap_fallback(SockmapFallback::kInsert).Increment();
+    splice_start(slot);
+    return;
+  }
+  if (!flow) {
+    // Bytes may already have been taken off a socket that was in the map for a moment, so
+    // this flow cannot move to another relay safely: it ends, visibly.
+    log_line("sockmap: %s", flow.error().message().c_str());
+    metrics_.sockmap_fallback(SockmapFallback::kInsert).Increment();
+    fail_flow(slot, flow.error().value());
+    return;
+  }
+  c.sockmap_flow = *flow;
+  c.in_sockmap = true;
+  metrics_.sockmap_flows().Increment();
+  // Bytes that arrived before the sockets entered the map sit in their receive queues, and the
+  // verdict program only runs when the socket's data_ready fires. Setting SO_RCVLOWAT makes
+  // TCP call data_ready now (tcp_set_rcvlowat), under the socket lock, so those bytes go
+  // through the verdict first, ahead of anything that arrives later: none lost or reordered.
+  const int one = 1;
+  for (int fd : {c.client_fd, c.target_fd}) {
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof one);
+  }
+  sockmap_arm_poll(slot, kClientToTarget);
+  sockmap_arm_poll(slot, kTargetToClient);
+}
+
+// Watches the source of direction d for its FIN, a reset or an error. io_uring always reports
+// POLLRDHUP (with POLLERR and POLLHUP) whatever the mask, and RDHUP stays set once the FIN is
+// in, so the watch ends there: a later reset from that side is seen through its peer (the
+// failed FIN hand-over below), or by the idle timeout.
+void Worker::sockmap_arm_poll(uint32_t slot, Dir d) {
+  Connection& c = conn(slot);
+  Direction& dir = c.dirs[d];
+  if (dir.poll_in_armed || dir.eof) return;
+  io_uring_sqe* sqe = submit(Op::kSockmapPoll, slot, d);
+  io_uring_prep_poll_add(sqe, source_fd(c, d), POLLRDHUP);
+  dir.poll_in_armed = true;
+}
+
+void Worker::on_sockmap_poll(uint32_t slot, Dir d, int res) {
+  Connection& c = conn(slot);
+  Direction& dir = c.dirs[d];
+  dir.poll_in_armed = false;
+  if (res < 0) return fail_flow(slot, -res);
+  const auto events = static_cast<unsigned>(res);
+  if ((events & (POLLERR | POLLHUP)) != 0) {
+    if (const int err = socket_error(source_fd(c, d)); err != 0) {
+      return fail_flow(slot, err);
+    }
+  }
+  if ((events & (POLLRDHUP | POLLHUP)) != 0) {
+    dir.eof = true;
+    c.last_active_ns = now_ns_;
+    return sockmap_try_pass_eof(slot, d);
+  }
+  sockmap_arm_poll(slot, d);
+}
+
+// The FIN of direction d is passed on only once every byte received before it has been handed
+// to the destination socket; until then a short timer re-checks.
+void Worker::sockmap_try_pass_eof(uint32_t slot, Dir d) {
+  Connection& c = conn(slot);
+  Direction& dir = c.dirs[d];
+  // A reset of either socket while the FIN waits (the destination's would strand the bytes
+  // for good) ends the flow as a reset.
+  for (int fd : {source_fd(c, d), destination_fd(c, d)}) {
+    if (const int err = socket_error(fd); err != 0) {
+      return fail_flow(slot, err);
+    }
+  }
+  tcp_info info;
+  if (!read_tcp_info(source_fd(c, d), info)) return fail_flow(slot, errno);
+  const uint64_t received = info.tcpi_bytes_received > 0 ? info.tcpi_bytes_received - 1 : 0;
+  const uint64_t relayed =
+      bytes_written(destination_fd(c, d)) - c.sockmap_written_base[d] + c.sockmap_consumed[d];
+  if (relayed >= received) return pass_on_eof(slot, d);
+  if (dir.retry_armed) return;
+  const size_t level = std::min<size_t>(dir.retries, std::size(kRetryDelays) - 1);
+  if (dir.retries < 255) ++dir.retries;
+  io_uring_sqe* sqe = submit(Op::kSockmapRetry, slot, d);
+  io_uring_prep_timeout(sqe, const_cast<__kernel_timespec*>(&kRetryDelays[level]), 0, 0);
+  dir.retry_armed = true;
+}
+
+void Worker::on_sockmap_retry(uint32_t slot, Dir d) {
+  Connection& c = conn(slot);
+  c.dirs[d].retry_armed = false;
+  if (c.state == ConnState::kRelaying && !c.dirs[d].shut) sockmap_try_pass_eof(slot, d);
+}
+
+void Worker::sockmap_release(Connection& c) {
+  if (!c.in_sockmap) return;
+  sockmap_->remove(c.sockmap_flow);
+  c.in_sockmap = false;
+  metrics_.sockmap_flows().Decrement();
+}
+
+// User space sees no bytes in this mode, so activity comes from TCP: the most recent data
+// received on either socket.
+void Worker::sockmap_refresh_activity(Connection& c) {
+  for (int fd : {c.client_fd, c.target_fd}) {
+    tcp_info info;
+    if (!read_tcp_info(fd, info)) continue;
+    const int64_t at = now_ns_ - int64_t{info.tcpi_last_data_recv} * 1'000'000;
+    if (at > c.last_active_ns) c.last_active_ns = at;
+  }
+}
+
+}  // namespace cloudlink::dataplane
