@@ -37,7 +37,10 @@ SockmapRelay::SockmapRelay(std::unique_ptr<Skeleton> skel) : skel_(std::move(ske
 SockmapRelay::~SockmapRelay() = default;
 
 std::unique_ptr<SockmapRelay> SockmapRelay::load(uint32_t, LoadError& why) {
-  why = {SockmapFallback::kNotBuilt, Error(EOPNOTSUPP, "built without -DCLOUDLINK_BPF=ON")};
+  why = {SockmapFallback::kNotBuilt,
+         Error(std::error_code(),
+               "built without BPF (clang, bpftool or libbpf-dev missing, "
+               "or -DCLOUDLINK_BPF=OFF)")};
   return nullptr;
 }
 Result<SockmapFlow> SockmapRelay::insert(int, int, bool*) { return Error(EOPNOTSUPP, "no BPF"); }

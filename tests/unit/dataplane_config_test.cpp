@@ -86,6 +86,18 @@ TEST(ParseCommandLine, DefaultsAreUsable) {
   ASSERT_EQ(r->config.tls_listeners.size(), 1u);
   EXPECT_GE(r->config.workers, 1u);
   EXPECT_EQ(r->config.relay, RelayMode::kCopy);
+  EXPECT_FALSE(r->config.require_bpf);
+}
+
+TEST(ParseCommandLine, SockmapRelayAndRequireBpf) {
+  auto r = parse({"--relay", "sockmap", "--require-bpf"});
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  EXPECT_EQ(r->config.relay, RelayMode::kSockmap);
+  EXPECT_TRUE(r->config.require_bpf);
+  EXPECT_STREQ(relay_mode_name(RelayMode::kSockmap), "sockmap");
+  auto plain = parse({"--relay", "sockmap"});
+  ASSERT_TRUE(plain.ok());
+  EXPECT_FALSE(plain->config.require_bpf);
 }
 
 TEST(ParseCommandLine, BadFlagsNameTheProblem) {
