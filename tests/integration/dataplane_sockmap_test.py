@@ -153,6 +153,38 @@ class RelaySockmapTest(RelayTests, unittest.TestCase):
             self.assertEqual(entries, 0, "sockhash entries left after every flow closed")
 
 
+class SockmapIdleTest(unittest.TestCase):
+    """User space sees no bytes in sockmap mode: idleness comes from TCP_INFO."""
+
+    @classmethod
+    def setUpClass(cls):
+        reason = sockmap_unavailable()
+        if reason:
+            raise unittest.SkipTest(f"BPF sockmap cannot load here: {reason}")
+
+    def test_busy_flow_stays_and_idle_flow_is_closed(self):
+        work = h.temp_dir(self, "dataplane_sockmap_idle.")
+        dp = h.Dataplane(self, work, relay="sockmap", workers=1, idle_timeout="1s")
+        backend = h.TcpBackend(self, h.echo_handler)
+        h.routes_add(self, dp.data, "idle.test", [backend.address])
+        hello = h.client_hello("idle.test")
+        busy, idle = h.connect(dp.port), h.connect(dp.port)
+        self.addCleanup(busy.close)
+        self.addCleanup(idle.close)
+        for sock in (busy, idle):
+            sock.sendall(hello)
+            self.assertEqual(h.recv_exactly(sock, len(hello)), hello)
+        dp.wait_metric("cloudlink_sockmap_flows", 2)
+        for i in range(12):  # 3 s of traffic, a byte every 250 ms: never idle for 1 s
+            busy.sendall(b"%x" % (i % 16))
+            self.assertEqual(h.recv_exactly(busy, 1), b"%x" % (i % 16))
+            h.time.sleep(0.25)
+        self.assertEqual(h.recv_until_closed(idle), (b"", "eof"))
+        self.assertEqual(dp.log_for(idle.getsockname())["result"], "idle_timeout")
+        busy.sendall(b"still")
+        self.assertEqual(h.recv_exactly(busy, 5), b"still")
+
+
 def sockhash_entries(pid):
     """Entries in this process's peer_socks sockhash (bpftool), or None without bpftool."""
     bpftool = shutil.which("bpftool") or "/usr/sbin/bpftool"
