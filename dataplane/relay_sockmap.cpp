@@ -39,6 +39,12 @@ uint64_t bytes_written(int fd) {
   return info.tcpi_bytes_acked + static_cast<uint64_t>(queued);
 }
 
+bool is_established(int fd) {
+  tcp_info info;
+  constexpr uint8_t kEstablished = 1;  // tcpi_state, as in the kernel's tcp_states.h
+  return read_tcp_info(fd, info) && info.tcpi_state == kEstablished;
+}
+
 int socket_error(int fd) {
   int err = 0;
   socklen_t len = sizeof err;
@@ -78,12 +84,16 @@ void Worker::sockmap_start(uint32_t slot) {
   c.sockmap_consumed[kTargetToClient] = 0;
   c.sockmap_written_base[kClientToTarget] = bytes_written(c.target_fd);
   c.sockmap_written_base[kTargetToClient] = bytes_written(c.client_fd);
+  // A sockhash takes only ESTABLISHED sockets: a peer that already sent its FIN (a client
+  // that sent everything, a target that half-closed at once) is refused. Checked first, since
+  // once the client is in the map a failed second insert could lose bytes; such a flow is
+  // relayed with splice instead, nothing having been taken off either socket.
   bool touched = false;
-  auto flow = sockmap_->insert(c.client_fd, c.target_fd, &touched);
+  Result<SockmapFlow> flow = Error(EOPNOTSUPP, "not established");
+  if (is_established(c.client_fd) && is_established(c.target_fd)) {
+    flow = sockmap_->insert(c.client_fd, c.target_fd, &touched);
+  }
   if (!flow && !touched) {
-    // Typically a client that sent everything and its FIN before the relay began: the
-    // sockhash takes only established sockets. Nothing was taken off either socket, so the
-    // flow is relayed with splice instead.
     metrics_.sockmap_fallback(SockmapFallback::kInsert).Increment();
     splice_start(slot);
     return;
