@@ -4,6 +4,7 @@
 #include <linux/sockios.h>
 #include <linux/tcp.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -42,6 +43,7 @@ enum TcpState : uint8_t {
   kFinWait1 = 4,
   kFinWait2 = 5,
   kTimeWait = 6,
+  kClose = 7,
   kCloseWait = 8,
   kLastAck = 9,
   kClosing = 11,
@@ -68,7 +70,17 @@ int unacked_bytes(int fd) {
   return n;
 }
 
-TcpBytes tcp_bytes(int fd, bool fin_seen, bool fin_sent) {
+// A socket that finished its FIN exchange as the active closer leaves TIME_WAIT to a timewait
+// socket at once and reads as CLOSE, like one that was reset. Without an error pending (a reset
+// or a timeout sets one) and with the receive side shut, its peer's FIN did arrive.
+bool closed_after_peer_fin(int fd, uint8_t state) {
+  if (state != kClose) return false;
+  pollfd p{fd, POLLRDHUP, 0};
+  if (::poll(&p, 1, 0) != 1) return false;
+  return (p.revents & POLLRDHUP) != 0 && (p.revents & POLLERR) == 0;
+}
+
+TcpBytes tcp_bytes(int fd, bool fin_seen, bool fin_sent, bool aborted) {
   if (fd < 0) return {};
   tcp_info info;
   int unacked = 0;
@@ -84,7 +96,9 @@ TcpBytes tcp_bytes(int fd, bool fin_seen, bool fin_sent) {
   }
   TcpBytes bytes;
   bytes.received = info.tcpi_bytes_received;
-  if ((fin_seen || peer_fin_received(info.tcpi_state)) && bytes.received > 0) --bytes.received;
+  const bool fin_received = fin_seen || peer_fin_received(info.tcpi_state) ||
+                            (!aborted && closed_after_peer_fin(fd, info.tcpi_state));
+  if (fin_received && bytes.received > 0) --bytes.received;
   bytes.sent = info.tcpi_bytes_acked + static_cast<uint64_t>(unacked);
   if ((fin_sent || own_fin_queued(info.tcpi_state)) && bytes.sent > 0) --bytes.sent;
   return bytes;
@@ -377,7 +391,7 @@ void Worker::close_connection(uint32_t slot, CloseResult result) {
 void Worker::finish_close(uint32_t slot) {
   Connection& c = conn(slot);
   const TcpBytes client_bytes =
-      tcp_bytes(c.client_fd, c.dirs[kClientToTarget].eof, c.dirs[kTargetToClient].shut);
+      tcp_bytes(c.client_fd, c.dirs[kClientToTarget].eof, c.dirs[kTargetToClient].shut, c.abort);
   metrics_.closed(c.result).Increment();
   if (is_rejection(c.result)) metrics_.rejected(c.result).Increment();
   metrics_.bytes_client_to_target().Increment(static_cast<double>(client_bytes.received));
