@@ -9,26 +9,13 @@
 #include <thread>
 
 #include "allocation_counter.h"
+#include "temp_dir.h"
 #include "test_result.h"
 
 namespace cloudlink {
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "route_table_test.XXXXXX");
-    path_ = ::mkdtemp(pattern.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using testing::TempDir;
 
 Route route_to(const char* target, std::string_view home = "h") {
   std::vector<SocketAddress> targets = {SocketAddress::parse(target).value()};

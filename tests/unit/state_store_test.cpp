@@ -16,26 +16,13 @@
 #include <thread>
 
 #include "common/route_table.h"
+#include "temp_dir.h"
 #include "test_result.h"
 
 namespace cloudlink::state {
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "state_store_test.XXXXXX");
-    path_ = ::mkdtemp(pattern.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using testing::TempDir;
 
 // Public keys made by ssh-keygen once per test binary, by type and size.
 class Keys {
