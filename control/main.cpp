@@ -6,6 +6,7 @@
 #include <string>
 
 #include "common/log.h"
+#include "control/api/serve_api.h"
 #include "control/route_commands.h"
 #include "control/state_commands.h"
 
@@ -122,6 +123,25 @@ int main(int argc, char** argv) {
   ak_cmd->add_option("KEY", ak_key, "base64 key (%k)")->required();
   ak_cmd->add_option("--data", ak_data, "data directory")->capture_default_str();
 
+  cloudlink::control::api::ApiServeOptions serve;
+  std::string serve_port_range;
+  unsigned serve_port_block = 0;
+  int64_t token_hours = serve.store.token_ttl_seconds / 3600;
+  CLI::App* serve_cmd = app.add_subcommand("serve", "run the REST API");
+  serve_cmd->add_option("--data", serve.serve.data_dir, "data directory")->capture_default_str();
+  serve_cmd->add_option("--listen", serve.serve.listen, "ADDR:PORT")->capture_default_str();
+  serve_cmd->add_option("--ssh-host", serve.ssh.host, "the VPS name homes' agents connect to")
+      ->capture_default_str();
+  serve_cmd->add_option("--ssh-port", serve.ssh.port, "the VPS's sshd port")->capture_default_str();
+  serve_cmd->add_option("--ssh-user", serve.ssh.user, "the shared SSH user of every home")
+      ->capture_default_str();
+  serve_cmd->add_option("--port-range", serve_port_range,
+                        "allocate tunnel ports from FIRST-LAST (default 20000-29999)");
+  serve_cmd->add_option("--port-block", serve_port_block, "ports per home (default 10)");
+  serve_cmd->add_option("--token-hours", token_hours, "lifetime of a login token")
+      ->check(CLI::Range(1, 24 * 365))
+      ->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -134,6 +154,16 @@ int main(int argc, char** argv) {
     return cloudlink::control::kExitUsage;
   }
 
+  if (serve_cmd->parsed()) {
+    auto set =
+        cloudlink::control::set_port_allocation(serve.store, serve_port_range, serve_port_block);
+    if (!set) {
+      cloudlink::log_line("%s", set.error().context().c_str());
+      return cloudlink::control::kExitUsage;
+    }
+    serve.store.token_ttl_seconds = token_hours * 3600;
+    return cloudlink::control::api::run_api_serve(std::move(serve));
+  }
   if (add_cmd->parsed()) return finish(cloudlink::control::routes_add(add));
   if (rm_cmd->parsed()) return finish(cloudlink::control::routes_rm(rm_host, rm_data));
   if (list_cmd->parsed()) return finish(cloudlink::control::routes_list(list_data, list_json));

@@ -26,26 +26,6 @@ std::string join_targets(const Route& route) {
   return out.empty() ? "-" : out;
 }
 
-// Escapes for a JSON string; the stored bytes are validated on write, but the table file is
-// not trusted to be well-formed text.
-std::string json_string(std::string_view text) {
-  std::string out = "\"";
-  for (char c : text) {
-    auto byte = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (byte < 0x20 || byte >= 0x7f) {
-      char escaped[8];
-      std::snprintf(escaped, sizeof escaped, "\\u%04x", byte);
-      out += escaped;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
-
 }  // namespace
 
 std::string format_route_flags(uint32_t flags) {
@@ -83,30 +63,30 @@ std::string format_route_table(const RouteEntries& routes) {
   return out;
 }
 
-std::string format_route_json(const RouteEntries& routes) {
-  std::string out = "[";
+nlohmann::json route_entries_json(const RouteEntries& routes) {
+  nlohmann::json out = nlohmann::json::array();
   for (const auto& [host, route] : routes) {
-    if (out.size() > 1) out += ",";
-    out += "{\"host\":" + json_string(host) + ",\"targets\":[";
-    bool first = true;
-    for (const SocketAddress& target : route.targets()) {
-      if (!first) out += ",";
-      first = false;
-      out += json_string(target.to_string());
-    }
-    out += "],\"http_target\":";
-    out += route.http_target.empty() ? "null" : json_string(route.http_target.to_string());
-    out += ",\"flags\":[";
-    first = true;
+    nlohmann::json targets = nlohmann::json::array();
+    for (const SocketAddress& target : route.targets()) targets.push_back(target.to_string());
+    nlohmann::json flags = nlohmann::json::array();
     for (const FlagName& name : kFlagNames) {
-      if (!route.has_flag(name.flag)) continue;
-      if (!first) out += ",";
-      first = false;
-      out += json_string(name.name);
+      if (route.has_flag(name.flag)) flags.push_back(name.name);
     }
-    out += "],\"home\":" + json_string(route.home_id()) + "}";
+    out.push_back(
+        {{"host", host},
+         {"targets", targets},
+         {"http_target", route.http_target.empty() ? nlohmann::json(nullptr)
+                                                   : nlohmann::json(route.http_target.to_string())},
+         {"flags", flags},
+         {"home", std::string(route.home_id())}});
   }
-  return out + "]\n";
+  return out;
+}
+
+std::string format_route_json(const RouteEntries& routes) {
+  // The table file is not trusted to hold UTF-8: invalid bytes are replaced, never thrown on.
+  return route_entries_json(routes).dump(-1, ' ', true, nlohmann::json::error_handler_t::replace) +
+         "\n";
 }
 
 }  // namespace cloudlink::control

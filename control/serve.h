@@ -1,15 +1,8 @@
 // `cloudlink-control serve`: the REST API on one listener until SIGINT/SIGTERM.
 //
-// TEMPORARY (issue 3, HTTP layer only): the route set is the standard one (GET /api/health,
-// GET /api/openapi.json, GET /metrics) plus whatever ServeOptions::add_routes registers; the
-// account/home/mapping handlers on control/state plug in there. main.cpp has no `serve`
-// subcommand yet; wiring it is (and `cloudlink_control_http` in cloudlink-control's
-// target_link_libraries):
-//   cloudlink::control::ServeOptions serve;
-//   CLI::App* serve_cmd = app.add_subcommand("serve", "run the REST API");
-//   serve_cmd->add_option("--data", serve.data_dir, "data directory")->capture_default_str();
-//   serve_cmd->add_option("--listen", serve.listen, "ADDR:PORT")->capture_default_str();
-//   ...after parse: if (*serve_cmd) return cloudlink::control::run_serve(serve);
+// The route set is the standard one (GET /api/health, GET /api/openapi.json, GET /metrics)
+// plus whatever ServeOptions::add_routes registers: the REST API registers its own
+// (control/api/serve_api.h).
 #pragma once
 
 #include <functional>

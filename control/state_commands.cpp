@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "control/api/views.h"
 #include "control/state/state_store.h"
 
 namespace cloudlink::control {
@@ -16,11 +17,6 @@ CommandOutcome failure(const Error& error) {
   // Bad input (and a refusal the input caused) is a usage error; storage trouble is runtime.
   bool input = error.code().category() == state::state_category();
   return {input ? kExitUsage : kExitRuntime, input ? error.context() : error.message()};
-}
-
-nlohmann::json home_json(const state::Home& home) {
-  return {{"id", home.id},       {"slug", home.slug},         {"name", home.name},
-          {"owner", home.owner}, {"key_type", home.key.type}, {"ports", home.ports()}};
 }
 
 std::string home_text(const state::Home& home) {
@@ -57,10 +53,7 @@ CommandOutcome users_list(const std::string& data_dir, bool json) {
   if (json) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& u : users.value()) {
-      out.push_back({{"username", u.username},
-                     {"role", state::role_name(u.role)},
-                     {"active", u.active},
-                     {"created_at", u.created_at}});
+      out.push_back(api::user_json(u));
     }
     return {kExitOk, out.dump(2) + "\n"};
   }
@@ -72,31 +65,38 @@ CommandOutcome users_list(const std::string& data_dir, bool json) {
   return {kExitOk, text};
 }
 
-CommandOutcome homes_create(const std::string& data_dir, const std::string& owner,
-                            const std::string& name, const std::string& public_key, bool json,
-                            const std::string& port_range, unsigned port_block) {
-  state::StoreOptions options;
+Result<void> set_port_allocation(state::StoreOptions& options, const std::string& port_range,
+                                 unsigned port_block) {
   if (!port_range.empty()) {
     unsigned first = 0;
     unsigned last = 0;
     char tail = 0;
     if (std::sscanf(port_range.c_str(), "%u-%u%c", &first, &last, &tail) != 2 || first == 0 ||
         last > 65535 || first > last) {
-      return {kExitUsage,
-              "--port-range must be FIRST-LAST within 1-65535, not '" + port_range + "'"};
+      return invalid("--port-range must be FIRST-LAST within 1-65535, not '" + port_range + "'");
     }
     options.port_first = static_cast<uint16_t>(first);
     options.port_last = static_cast<uint16_t>(last);
   }
   if (port_block != 0) {
-    if (port_block > 1000) return {kExitUsage, "--port-block must be 1 to 1000"};
+    if (port_block > 1000) return invalid("--port-block must be 1 to 1000");
     options.port_block = static_cast<uint16_t>(port_block);
+  }
+  return ok();
+}
+
+CommandOutcome homes_create(const std::string& data_dir, const std::string& owner,
+                            const std::string& name, const std::string& public_key, bool json,
+                            const std::string& port_range, unsigned port_block) {
+  state::StoreOptions options;
+  if (auto set = set_port_allocation(options, port_range, port_block); !set) {
+    return {kExitUsage, set.error().context()};
   }
   auto store = StateStore::open(data_dir, std::move(options));
   if (!store) return failure(store.error());
   auto home = (*store)->homes_create(Caller::local_admin(), name, public_key, owner);
   if (!home) return failure(home.error());
-  return {kExitOk, json ? home_json(home.value()).dump() + "\n" : home_text(home.value())};
+  return {kExitOk, json ? api::home_json(home.value()).dump() + "\n" : home_text(home.value())};
 }
 
 CommandOutcome homes_delete(const std::string& data_dir, const std::string& id) {
@@ -116,7 +116,7 @@ CommandOutcome homes_list(const std::string& data_dir, bool json) {
   nlohmann::json out = nlohmann::json::array();
   std::string text;
   for (const auto& home : homes.value()) {
-    out.push_back(home_json(home));
+    out.push_back(api::home_json(home));
     text += home_text(home);
   }
   return {kExitOk, json ? out.dump(2) + "\n" : text};

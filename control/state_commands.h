@@ -4,7 +4,9 @@
 
 #include <string>
 
+#include "common/result.h"
 #include "control/route_commands.h"
+#include "control/state/state_store.h"
 
 namespace cloudlink::control {
 
@@ -12,6 +14,11 @@ CommandOutcome users_add(const std::string& data_dir, const std::string& name, b
                          const std::string& password);
 CommandOutcome users_approve(const std::string& data_dir, const std::string& name);
 CommandOutcome users_list(const std::string& data_dir, bool json);
+
+// Sets the tunnel port allocation of options: port_range "FIRST-LAST" (empty: keep) and
+// port_block ports per home (0: keep); an error naming the flag when either is out of range.
+Result<void> set_port_allocation(state::StoreOptions& options, const std::string& port_range,
+                                 unsigned port_block);
 
 // A home for owner with the key line; prints its id and ports (or JSON). port_range
 // ("FIRST-LAST") and port_block (ports per home), when given, replace the store's defaults

@@ -4,6 +4,13 @@
 
 namespace cloudlink::control::http {
 
+std::optional<int64_t> Request::query(std::string_view name) const {
+  for (const auto& [key, value] : query_) {
+    if (key == name) return value;
+  }
+  return std::nullopt;
+}
+
 std::string_view Request::param(std::string_view name) const {
   for (const auto& [key, value] : params_) {
     if (key == name) return value;

@@ -36,6 +36,8 @@ class Request {
   uint16_t source_port() const { return source_port_; }
   // The body's fields, already checked against the route's schema (empty when it has none).
   const api::ParsedBody& body() const { return body_; }
+  // The value of a declared query parameter, checked against its bounds; nothing when absent.
+  std::optional<int64_t> query(std::string_view name) const;
 
   void set_bearer_token(std::optional<std::string> token) { bearer_token_ = std::move(token); }
   void set_source(std::string ip, uint16_t port) {
@@ -43,6 +45,7 @@ class Request {
     source_port_ = port;
   }
   void set_body(api::ParsedBody body) { body_ = std::move(body); }
+  void set_query(std::vector<std::pair<std::string, int64_t>> query) { query_ = std::move(query); }
 
  private:
   Method method_ = Method::kGet;
@@ -52,6 +55,7 @@ class Request {
   std::string source_ip_;
   uint16_t source_port_ = 0;
   api::ParsedBody body_;
+  std::vector<std::pair<std::string, int64_t>> query_;
 };
 
 // The token of an Authorization header value "Bearer TOKEN" (scheme case-insensitive,

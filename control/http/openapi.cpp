@@ -54,6 +54,7 @@ std::map<int, std::string> response_docs(const Route& route) {
     docs.emplace(415, "Content-Type is not application/json");
   }
   if (route.requires_auth) docs.emplace(401, "No valid bearer token");
+  if (!route.query.empty()) docs.emplace(400, "A query parameter is unknown or out of range");
   docs.emplace(500, "Internal error");
   return docs;
 }
@@ -62,14 +63,26 @@ nlohmann::json operation(const Route& route) {
   nlohmann::json op = {{"operationId", operation_id(route)}, {"summary", route.summary}};
   if (!route.tag.empty()) op["tags"] = {route.tag};
   auto pattern = PathPattern::parse(route.pattern);
-  if (pattern && !pattern->param_names().empty()) {
-    nlohmann::json params = nlohmann::json::array();
+  nlohmann::json params = nlohmann::json::array();
+  if (pattern) {
     for (const auto& name : pattern->param_names()) {
       params.push_back(
           {{"name", name}, {"in", "path"}, {"required", true}, {"schema", {{"type", "string"}}}});
     }
-    op["parameters"] = params;
   }
+  for (const auto& query : route.query) {
+    nlohmann::json param = {{"name", query.name},
+                            {"in", "query"},
+                            {"required", false},
+                            {"schema",
+                             {{"type", "integer"},
+                              {"format", "int64"},
+                              {"minimum", query.min},
+                              {"maximum", query.max}}}};
+    if (!query.description.empty()) param["description"] = query.description;
+    params.push_back(param);
+  }
+  if (!params.empty()) op["parameters"] = params;
   if (route.body) {
     op["requestBody"] = {
         {"required", true},

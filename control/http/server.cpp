@@ -2,10 +2,13 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <chrono>
 #include <exception>
 #include <string_view>
+#include <variant>
 
 #include "common/log.h"
 #include "control/http/connection.h"
@@ -81,6 +84,37 @@ std::string library_error_message(int status) {
   }
 }
 
+// The declared query parameters of raw as integers, or the 400 that names the bad one.
+std::variant<std::vector<std::pair<std::string, int64_t>>, Response> read_query(
+    const RawRequest& raw, const Route& route) {
+  std::vector<std::pair<std::string, int64_t>> values;
+  for (const auto& [name, text] : raw.query) {
+    auto spec = std::find_if(route.query.begin(), route.query.end(),
+                             [&](const QueryParam& q) { return q.name == name; });
+    if (spec == route.query.end()) {
+      return Response::error(400, "unknown_parameter",
+                             "query parameter \"" + name.substr(0, 64) + "\" is not accepted here");
+    }
+    for (const auto& seen : values) {
+      if (seen.first == name) {
+        return Response::error(400, "invalid_parameter",
+                               "query parameter \"" + name + "\" is given more than once");
+      }
+    }
+    int64_t value = 0;
+    const char* end = text.data() + text.size();
+    auto parsed = std::from_chars(text.data(), end, value);
+    if (text.empty() || parsed.ec != std::errc() || parsed.ptr != end || value < spec->min ||
+        value > spec->max) {
+      return Response::error(400, "invalid_parameter",
+                             "query parameter \"" + name + "\": expected an integer from " +
+                                 std::to_string(spec->min) + " to " + std::to_string(spec->max));
+    }
+    values.emplace_back(name, value);
+  }
+  return values;
+}
+
 Response too_large(size_t cap) {
   return Response::error(413, "payload_too_large",
                          "request body is larger than " + std::to_string(cap) + " bytes");
@@ -133,6 +167,9 @@ Response Server::handle(const RawRequest& raw, std::string* route_label) const {
     return response;
   }
   if (raw.body.size() > options_.max_body_bytes) return too_large(options_.max_body_bytes);
+  auto query = read_query(raw, route);
+  if (auto* refused = std::get_if<Response>(&query)) return std::move(*refused);
+  request.set_query(std::move(std::get<0>(query)));
   if (route.body) {
     if (!is_json_media_type(raw.content_type)) {
       return Response::error(415, "unsupported_media_type",
@@ -240,6 +277,12 @@ void Server::on_request(const httplib::Request& req, httplib::Response& res) con
   raw.authorization = req.get_header_value("Authorization");
   raw.has_body = req.has_header("Content-Length") || req.has_header("Transfer-Encoding");
   raw.body = req.body;
+  // From the request target only: the library also puts a form-encoded body in req.params.
+  if (auto mark = req.target.find('?'); mark != std::string::npos) {
+    httplib::Params query;
+    httplib::detail::parse_query_text(req.target.substr(mark + 1), query);
+    for (const auto& [name, value] : query) raw.query.emplace_back(name, value);
+  }
   raw.remote_ip = req.remote_addr;
   raw.remote_port = static_cast<uint16_t>(req.remote_port);
   write_response(handle(raw), res);

@@ -20,6 +20,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/result.h"
@@ -59,6 +60,8 @@ struct RawRequest {
   std::string authorization;  // the Authorization header, as sent
   bool has_body = false;      // Content-Length or Transfer-Encoding was sent
   std::string body;
+  // The query string's parameters, decoded, in order (a repeated name appears twice).
+  std::vector<std::pair<std::string, std::string>> query;
   std::string remote_ip;
   uint16_t remote_port = 0;
 };

@@ -825,6 +825,11 @@ Result<size_t> StateStore::sync_routes(const Caller& caller) {
   return impl_->sync();
 }
 
+Result<std::vector<std::pair<std::string, Route>>> StateStore::routes_list(const Caller& caller) {
+  if (!caller.is_admin()) return admin_only("reading the routes");
+  return impl_->routes.list();
+}
+
 Result<std::vector<std::pair<std::string, Route>>> StateStore::expected_routes() {
   auto txn = impl_->env.begin(false);
   if (!txn) return txn.error();

@@ -190,6 +190,8 @@ class StateStore {
   // ---- routes projection, audit ----
   // Rebuilds DATA/routes from state in one transaction (admin only); returns the route count.
   Result<size_t> sync_routes(const Caller& caller);
+  // The routes environment as the dataplane reads it now, sorted by hostname (admin only).
+  Result<std::vector<std::pair<std::string, Route>>> routes_list(const Caller& caller);
   // The routes as state says they should be (what sync_routes writes), sorted by hostname.
   Result<std::vector<std::pair<std::string, Route>>> expected_routes();
   // Newest first, at most limit records with seq < before (0: from the newest). Admin only.

@@ -1,0 +1,21 @@
+// `cloudlink-control serve`: opens the state store (which rebuilds the routes environment from
+// state, repairing any crash between a state and a routes commit) and serves the REST API
+// on it until SIGINT/SIGTERM.
+#pragma once
+
+#include "control/api/views.h"
+#include "control/serve.h"
+#include "control/state/state_store.h"
+
+namespace cloudlink::control::api {
+
+struct ApiServeOptions {
+  ServeOptions serve;  // --data, --listen, HTTP limits
+  SshEndpoint ssh;     // what new homes are told to connect to
+  state::StoreOptions store;
+};
+
+// The process exit code: 0 after a signal, 1 when the store or the listener cannot start.
+int run_api_serve(ApiServeOptions options);
+
+}  // namespace cloudlink::control::api
