@@ -9,9 +9,9 @@ namespace cloudlink::control::api {
 namespace {
 
 // An accepted body is one object whose values are scalars or arrays of scalars: depth 2.
-// One more level lets an unknown field holding an object be reported by name; anything
-// deeper is refused by the parser before any field is looked at.
-constexpr size_t kMaxDepth = 3;
+// Two more levels let a field holding an object, or an array holding arrays or objects, be
+// reported by name; anything deeper is refused by the parser before any field is looked at.
+constexpr size_t kMaxDepth = 4;
 // Client-supplied names are quoted in messages; a long one is cut (at a UTF-8 boundary).
 constexpr size_t kMaxQuotedName = 64;
 

@@ -52,9 +52,9 @@ def _kill_leftovers():
 atexit.register(_kill_leftovers)
 
 
-def require_binaries(control=True):
+def require_binaries(control=True, dataplane=True):
     """Fails (not skips: a missing binary is a broken build) without the binaries."""
-    wanted = [("CLOUDLINK_DATAPLANE", DATAPLANE)]
+    wanted = [("CLOUDLINK_DATAPLANE", DATAPLANE)] if dataplane else []
     if control:
         wanted.append(("CLOUDLINK_CONTROL", CONTROL))
     for name, path in wanted:
