@@ -184,9 +184,11 @@ class PromtoolTest(unittest.TestCase):
     def test_scrape_config_matches_the_queries(self):
         with open(CONFIG) as f:
             config = f.read()
-        self.assertEqual(re.findall(r"job_name:\s*(\S+)", config), ["cloudlink-dataplane"])
+        self.assertEqual(re.findall(r"job_name:\s*(\S+)", config),
+                         ["cloudlink-dataplane", "cloudlink-control"])
         self.assertIn("scrape_interval: 15s", config)
-        self.assertIn("127.0.0.1:9477", config)
+        self.assertIn("127.0.0.1:9477", config)  # the dataplane's --metrics in the README
+        self.assertIn("127.0.0.1:8000", config)  # cloudlink-control serve's default --listen
         with open(RULES) as f, open(DASHBOARD) as g:
             queries = f.read() + g.read()
         for job in re.findall(r'job\s*=~?\s*\\?"([^"\\]*)', queries):
