@@ -57,8 +57,10 @@ pids+=($!)
 wait_for_port "$metrics_port"
 
 echo "== curl https://app.test:$tls_port/ through the dataplane"
-curl -sS --max-time 10 --resolve "app.test:$tls_port:127.0.0.1" -k "https://app.test:$tls_port/" |
-  head -n 12
+# The whole answer first, then its first lines: piping curl into head races head's exit
+# against curl's last write (curl exits 23 when it loses).
+answer=$(curl -sS --max-time 10 --resolve "app.test:$tls_port:127.0.0.1" -k "https://app.test:$tls_port/")
+head -n 12 <<<"$answer"
 echo "..."
 echo "== an unknown name gets a TLS alert (unrecognized_name)"
 curl -sS --max-time 10 --resolve "nope.test:$tls_port:127.0.0.1" -k "https://nope.test:$tls_port/" \
