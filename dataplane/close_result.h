@@ -8,11 +8,14 @@ namespace cloudlink::dataplane {
 
 enum class CloseResult : uint8_t {
   kOk,            // relayed until both sides closed
+  kRedirected,    // :80, a route without an HTTP target: 308 to https://host/path
   kNoSni,         // ClientHello without server_name: alert unrecognized_name
   kUnknownSni,    // no route for the name: alert unrecognized_name
   kBadHello,      // malformed or oversized ClientHello: alert decode_error
   kNotTls,        // first bytes were not a TLS handshake
-  kHelloTimeout,  // no whole ClientHello within --hello-timeout
+  kHelloTimeout,  // no whole ClientHello (or HTTP request head) within --hello-timeout
+  kBadRequest,    // :80, a malformed (400) or oversized (431) request head, or no valid Host
+  kUnknownHost,   // :80, no route for the Host: 404
   kTargetsDown,   // every target refused or timed out
   kOverLimit,     // --max-connections reached
   kRouteError,    // the route table could not be read
@@ -24,9 +27,10 @@ enum class CloseResult : uint8_t {
 };
 
 inline constexpr const char* kCloseResultNames[] = {
-    "ok",           "no_sni",     "unknown_sni", "bad_hello",    "not_tls",       "hello_timeout",
-    "targets_down", "over_limit", "route_error", "idle_timeout", "drain_timeout", "reset",
-    "error"};
+    "ok",           "redirected",    "no_sni",        "unknown_sni",
+    "bad_hello",    "not_tls",       "hello_timeout", "bad_request",
+    "unknown_host", "targets_down",  "over_limit",    "route_error",
+    "idle_timeout", "drain_timeout", "reset",         "error"};
 static_assert(sizeof(kCloseResultNames) / sizeof(kCloseResultNames[0]) ==
               static_cast<size_t>(CloseResult::kCount));
 

@@ -59,12 +59,18 @@ Result<void> apply_durations(std::vector<DurationFlag>& flags) {
   return ok();
 }
 
-Result<void> apply_addresses(const std::vector<std::string>& tls, const std::string& metrics,
+Result<void> apply_addresses(const std::vector<std::string>& tls,
+                             const std::vector<std::string>& http, const std::string& metrics,
                              Config& config) {
   for (const auto& text : tls) {
     auto addr = SocketAddress::parse(text);
     if (!addr) return invalid("--listen-tls " + text + ": " + addr.error().context());
     config.tls_listeners.push_back(*addr);
+  }
+  for (const auto& text : http) {
+    auto addr = SocketAddress::parse(text);
+    if (!addr) return invalid("--listen-http " + text + ": " + addr.error().context());
+    config.http_listeners.push_back(*addr);
   }
   if (config.tls_listeners.empty()) {
     config.tls_listeners.push_back(*SocketAddress::parse("127.0.0.1:8443"));
@@ -86,6 +92,7 @@ Result<CommandLine> parse_command_line(int argc, char** argv) {
       "cloudlink-dataplane: routes TLS connections by SNI to home tunnels (io_uring relay)",
       "cloudlink-dataplane"};
   std::vector<std::string> tls;
+  std::vector<std::string> http;
   std::string metrics = "127.0.0.1:9477";
   std::string relay = "copy";
   std::vector<DurationFlag> durations{{"", &c.hello_timeout, "--hello-timeout"},
@@ -96,6 +103,8 @@ Result<CommandLine> parse_command_line(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--listen-tls", tls,
                  "TLS listener ADDR:PORT, repeatable (default 127.0.0.1:8443)");
+  app.add_option("--listen-http", http,
+                 "plain HTTP listener ADDR:PORT (routed by Host), repeatable (default none)");
   app.add_option("--metrics", metrics, "Prometheus /metrics ADDR:PORT, or off")
       ->capture_default_str();
   app.add_option("--workers", c.workers, "worker threads, one io_uring each (default: cores)")
@@ -132,7 +141,7 @@ Result<CommandLine> parse_command_line(int argc, char** argv) {
     return invalid("--buffers " + std::to_string(c.buffers_per_worker) + ": not a power of 2");
   }
   if (auto r = apply_durations(durations); !r) return r.error();
-  if (auto r = apply_addresses(tls, metrics, c); !r) return r.error();
+  if (auto r = apply_addresses(tls, http, metrics, c); !r) return r.error();
   c.relay = relay == "splice"    ? RelayMode::kSplice
             : relay == "sockmap" ? RelayMode::kSockmap
                                  : RelayMode::kCopy;

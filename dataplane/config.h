@@ -17,6 +17,8 @@ enum class RelayMode { kCopy, kSplice, kSockmap };
 struct Config {
   std::string data_dir = "./var";
   std::vector<SocketAddress> tls_listeners;
+  // Plain HTTP (:80): routed by the Host of the first request head (common/http_head.h).
+  std::vector<SocketAddress> http_listeners;
   SocketAddress metrics_listener;  // empty: no /metrics endpoint
   unsigned workers = 0;            // 0 before parsing fills it with the core count
   RelayMode relay = RelayMode::kCopy;

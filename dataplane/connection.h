@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <span>
 
 #include "common/hostname.h"
 #include "common/route_record.h"
@@ -69,6 +70,7 @@ struct Connection {
   ConnState state = ConnState::kFree;
   uint16_t generation = 0;
   uint16_t inflight = 0;  // submitted operations not yet completed
+  bool http = false;      // accepted on an HTTP listener: routed by Host, not SNI
   int client_fd = -1;
   int target_fd = -1;
   bool abort = false;  // close with RST (SO_LINGER 0) instead of FIN
@@ -106,6 +108,12 @@ struct Connection {
   std::array<uint64_t, 2> sockmap_written_base{};
 
   std::string_view sni_view() const { return {sni, sni_length}; }
+  // The targets a connect may pick from: the route's TLS targets, or its one HTTP target.
+  std::span<const SocketAddress> connect_targets() const {
+    if (!http) return route.targets();
+    if (route.http_target.empty()) return {};
+    return {&route.http_target, 1};
+  }
 };
 
 }  // namespace cloudlink::dataplane

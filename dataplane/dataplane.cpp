@@ -44,10 +44,13 @@ Result<std::unique_ptr<Dataplane>> Dataplane::start(const Config& config) {
   // Every listener is bound before any worker starts, so "port in use" fails the start.
   for (unsigned w = 0; w < config.workers; ++w) {
     std::vector<UniqueFd> listeners;
-    for (const SocketAddress& addr : config.tls_listeners) {
-      auto fd = open_listener(addr);
-      if (!fd) return fd.error();
-      listeners.push_back(std::move(fd).value());
+    // TLS listeners first, then HTTP: the worker tells them apart by index.
+    for (const auto* addresses : {&config.tls_listeners, &config.http_listeners}) {
+      for (const SocketAddress& addr : *addresses) {
+        auto fd = open_listener(addr);
+        if (!fd) return fd.error();
+        listeners.push_back(std::move(fd).value());
+      }
     }
     dp->workers_.push_back(std::make_unique<Worker>(
         dp->config_, *dp->metrics_, *dp->routes_, dp->limit_, dp->target_loads_,

@@ -39,6 +39,11 @@ int main(int argc, char** argv) {
     listeners.push_back(' ');
     listeners.append(addr.to_string());
   }
+  if (!config.http_listeners.empty()) listeners.append(", HTTP on");
+  for (const auto& addr : config.http_listeners) {
+    listeners.push_back(' ');
+    listeners.append(addr.to_string());
+  }
   log_line("serving TLS on%s with %u workers, relay %s, routes in %s/routes, metrics %s",
            listeners.c_str(), config.workers, relay_mode_name(effective.relay),
            config.data_dir.c_str(),

@@ -274,6 +274,7 @@ void Worker::on_accept(size_t listener, int res, unsigned flags) {
   const uint32_t slot = allocate_slot();
   Connection& c = conn(slot);
   c.state = ConnState::kReadingHello;
+  c.http = listener >= config_.tls_listeners.size();
   c.client_fd = res;
   c.accepted_ns = now_ns_;
   sockaddr_storage sa;

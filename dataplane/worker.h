@@ -63,6 +63,7 @@ class Worker {
   void submit_hello_recv(uint32_t slot);
   void on_hello_recv(uint32_t slot, int res);
   void route_client_hello(uint32_t slot);
+  void start_route(uint32_t slot);
   void reject(uint32_t slot, CloseResult result, const uint8_t* alert, uint32_t alert_length);
   void on_alert_sent(uint32_t slot, int res);
   void start_connect(uint32_t slot);
@@ -72,6 +73,11 @@ class Worker {
   void start_relay(uint32_t slot);
   std::unique_ptr<uint8_t[]> take_hello_buffer();
   void return_hello_buffer(std::unique_ptr<uint8_t[]> buffer);
+
+  // worker_http.cpp: the request head on an HTTP listener, and the answers given there.
+  void on_http_head(uint32_t slot);
+  void route_http_request(uint32_t slot, std::string_view target);
+  void answer_http(uint32_t slot, CloseResult result, std::string_view response);
 
   // relay_copy.cpp
   void copy_arm_recv(uint32_t slot, Dir d);

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "common/hostname.h"
+#include "common/http_head.h"
 #include "common/log.h"
 #include "common/proxy_v2.h"
 #include "dataplane/clienthello.h"
@@ -24,7 +25,8 @@ void Worker::submit_hello_recv(uint32_t slot) {
   Connection& c = conn(slot);
   io_uring_sqe* sqe = submit(Op::kHelloRecv, slot);
   uint8_t* at = c.hello.get() + kHelloHeadroom + c.hello_length;
-  io_uring_prep_recv(sqe, c.client_fd, at, tls::kMaxClientHelloBytes - c.hello_length, 0);
+  const size_t cap = c.http ? http::kMaxRequestHeadBytes : tls::kMaxClientHelloBytes;
+  io_uring_prep_recv(sqe, c.client_fd, at, cap - c.hello_length, 0);
 }
 
 void Worker::on_hello_recv(uint32_t slot, int res) {
@@ -36,6 +38,10 @@ void Worker::on_hello_recv(uint32_t slot, int res) {
     return;
   }
   c.hello_length += static_cast<uint32_t>(res);
+  if (c.http) {
+    on_http_head(slot);
+    return;
+  }
   const std::span<const uint8_t> data(c.hello.get() + kHelloHeadroom, c.hello_length);
   const tls::HelloResult hello = tls::parse_client_hello(
       data, std::span<uint8_t>(hello_scratch_.get(), tls::kMaxClientHelloBytes));
@@ -83,7 +89,11 @@ void Worker::route_client_hello(uint32_t slot) {
       close_connection(slot, CloseResult::kRouteError);
       return;
   }
-  if (c.route.tls_target_count == 0) {
+  start_route(slot);
+}
+
+void Worker::start_route(uint32_t slot) {
+  if (conn(slot).connect_targets().empty()) {
     close_connection(slot, CloseResult::kTargetsDown);
     return;
   }
@@ -113,14 +123,15 @@ void Worker::start_connect(uint32_t slot) {
     ::close(c.target_fd);
     c.target_fd = -1;
   }
-  const int index = balancer_.pick(c.route.targets(), c.tried_targets);
+  const std::span<const SocketAddress> targets = c.connect_targets();
+  const int index = balancer_.pick(targets, c.tried_targets);
   if (index < 0) {
     c.target = SocketAddress();
     close_connection(slot, CloseResult::kTargetsDown);
     return;
   }
   c.tried_targets |= 1u << index;
-  c.target = c.route.tls_targets[static_cast<size_t>(index)];
+  c.target = targets[static_cast<size_t>(index)];
   balancer_.opened(c.target);
   c.target_counted = true;
   c.target_fd = ::socket(c.target.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -190,10 +190,12 @@ def run(argv, timeout=WAIT, **kwargs):
 
 # ---- routes (through the real cloudlink-control) ----
 
-def routes_add(testcase, data, host, targets, proxy_v2=False):
+def routes_add(testcase, data, host, targets, proxy_v2=False, http_target=None):
     argv = [CONTROL, "routes", "add", host, ",".join(targets)]
     if proxy_v2:
         argv += ["--proxy-protocol", "v2"]
+    if http_target:
+        argv += ["--http-target", http_target]
     proc = run(argv + ["--data", data])
     testcase.assertEqual(proc.returncode, 0, f"routes add {host}: {proc.stderr}")
 
@@ -567,21 +569,24 @@ class Dataplane:
     """cloudlink-dataplane on free loopback ports, with its own --data directory."""
 
     def __init__(self, testcase, workdir, relay="copy", workers=2, listeners=1, data=None,
-                 **flags):
+                 http_listeners=0, **flags):
         self.workdir = workdir
         self.data = data or os.path.join(workdir, "data")
         os.makedirs(self.data, exist_ok=True)
         self.tls_ports = [free_port() for _ in range(listeners)]
         self.port = self.tls_ports[0]
+        self.http_ports = [free_port() for _ in range(http_listeners)]
         self.metrics_port = free_port()
         argv = [DATAPLANE, "--data", self.data, "--metrics", f"127.0.0.1:{self.metrics_port}",
                 "--workers", workers, "--relay", relay]
         for p in self.tls_ports:
             argv += ["--listen-tls", f"127.0.0.1:{p}"]
+        for p in self.http_ports:
+            argv += ["--listen-http", f"127.0.0.1:{p}"]
         for name, value in flags.items():
             argv += ["--" + name.replace("_", "-"), value]
         self.proc = Process(testcase, argv, f"dataplane-{self.port}", workdir)
-        for p in self.tls_ports + [self.metrics_port]:
+        for p in self.tls_ports + self.http_ports + [self.metrics_port]:
             wait_for_listen(p, self.proc)
 
     # access log (stdout)

@@ -7,6 +7,7 @@
 
 #include "dataplane/access_log.h"
 #include "dataplane/deadline_list.h"
+#include "dataplane/http_answers.h"
 #include "dataplane/target_balancer.h"
 #include "dataplane/tls_alert.h"
 #include "dataplane/user_data.h"
@@ -136,3 +137,58 @@ TEST(CloseResult, EveryResultHasAName) {
 }
 
 }  // namespace
+
+// ---- HTTP answers ----
+
+namespace {
+
+// Content-Length matches the body, and the head ends with Connection: close.
+void expect_well_formed(std::string_view response) {
+  const size_t end = response.find("\r\n\r\n");
+  ASSERT_NE(end, std::string_view::npos);
+  const std::string_view head = response.substr(0, end);
+  const std::string_view body = response.substr(end + 4);
+  EXPECT_NE(head.find("\r\nContent-Length: " + std::to_string(body.size())), std::string::npos)
+      << head;
+  EXPECT_NE(head.find("\r\nConnection: close"), std::string::npos) << head;
+}
+
+}  // namespace
+
+TEST(HttpAnswers, FixedAnswersAreWellFormed) {
+  const std::pair<HttpAnswer, std::string_view> cases[] = {
+      {HttpAnswer::kBadRequest, "HTTP/1.1 400 "},  {HttpAnswer::kNotFound, "HTTP/1.1 404 "},
+      {HttpAnswer::kUriTooLong, "HTTP/1.1 414 "},  {HttpAnswer::kHeadTooLarge, "HTTP/1.1 431 "},
+      {HttpAnswer::kUnavailable, "HTTP/1.1 503 "},
+  };
+  for (const auto& [answer, status] : cases) {
+    std::string_view text = http_answer(answer);
+    EXPECT_EQ(text.substr(0, status.size()), status);
+    expect_well_formed(text);
+  }
+}
+
+TEST(HttpAnswers, RedirectToHttps) {
+  char out[512];
+  size_t n = write_https_redirect("app.example.com", "/a/b?c=d", out);
+  ASSERT_GT(n, 0u);
+  std::string_view text(out, n);
+  EXPECT_EQ(text.substr(0, 32), "HTTP/1.1 308 Permanent Redirect\r");
+  EXPECT_NE(text.find("\r\nLocation: https://app.example.com/a/b?c=d\r\n"), std::string::npos);
+  expect_well_formed(text);
+  n = write_https_redirect("app.example.com", "*", out);
+  EXPECT_NE(std::string_view(out, n).find("Location: https://app.example.com/\r\n"),
+            std::string::npos);
+}
+
+TEST(HttpAnswers, RedirectThatDoesNotFitWritesNothing) {
+  std::string target = "/" + std::string(300, 'a');
+  char out[512];
+  EXPECT_EQ(write_https_redirect("a.example", target, out), 0u);
+  std::vector<char> big(2048);
+  size_t n = write_https_redirect("a.example", target, big);
+  ASSERT_GT(n, 0u);
+  // Exactly the needed size fits; one byte less does not.
+  EXPECT_EQ(write_https_redirect("a.example", target, std::span<char>(big.data(), n)), n);
+  EXPECT_EQ(write_https_redirect("a.example", target, std::span<char>(big.data(), n - 1)), 0u);
+}
