@@ -63,7 +63,9 @@ TEST(HttpHead, CompleteHeads) {
 
 TEST(HttpHead, BodyAndPipelinedBytesAreNotPartOfTheHead) {
   const std::string head = "POST /f HTTP/1.1\r\nHost: a.b\r\nContent-Length: 5\r\n\r\n";
-  HeadResult r = parse(head + "hello" + "GET / HTTP/1.1\r\nHost: other\r\n\r\n");
+  // The views in the result point into the input: keep it alive.
+  const std::string input = head + "hello" + "GET / HTTP/1.1\r\nHost: other\r\n\r\n";
+  HeadResult r = parse(input);
   ASSERT_EQ(r.status, HeadStatus::kComplete);
   EXPECT_EQ(r.head_length, head.size());
   EXPECT_EQ(r.host, "a.b");
