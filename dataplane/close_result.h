@@ -16,6 +16,7 @@ enum class CloseResult : uint8_t {
   kHelloTimeout,  // no whole ClientHello (or HTTP request head) within --hello-timeout
   kBadRequest,    // :80, a malformed (400) or oversized (431) request head, or no valid Host
   kUnknownHost,   // :80, no route for the Host: 404
+  kBadProxy,      // --accept-proxy-from: a PROXY header missing, malformed or untrusted
   kTargetsDown,   // every target refused or timed out
   kOverLimit,     // --max-connections reached
   kRouteError,    // the route table could not be read
@@ -27,10 +28,10 @@ enum class CloseResult : uint8_t {
 };
 
 inline constexpr const char* kCloseResultNames[] = {
-    "ok",           "redirected",    "no_sni",        "unknown_sni",
-    "bad_hello",    "not_tls",       "hello_timeout", "bad_request",
-    "unknown_host", "targets_down",  "over_limit",    "route_error",
-    "idle_timeout", "drain_timeout", "reset",         "error"};
+    "ok",           "redirected",    "no_sni",      "unknown_sni",  "bad_hello",
+    "not_tls",      "hello_timeout", "bad_request", "unknown_host", "bad_proxy",
+    "targets_down", "over_limit",    "route_error", "idle_timeout", "drain_timeout",
+    "reset",        "error"};
 static_assert(sizeof(kCloseResultNames) / sizeof(kCloseResultNames[0]) ==
               static_cast<size_t>(CloseResult::kCount));
 

@@ -93,6 +93,7 @@ Result<CommandLine> parse_command_line(int argc, char** argv) {
       "cloudlink-dataplane"};
   std::vector<std::string> tls;
   std::vector<std::string> http;
+  std::vector<std::string> proxies;
   std::string metrics = "127.0.0.1:9477";
   std::string relay = "copy";
   std::vector<DurationFlag> durations{{"", &c.hello_timeout, "--hello-timeout"},
@@ -105,6 +106,9 @@ Result<CommandLine> parse_command_line(int argc, char** argv) {
                  "TLS listener ADDR:PORT, repeatable (default 127.0.0.1:8443)");
   app.add_option("--listen-http", http,
                  "plain HTTP listener ADDR:PORT (routed by Host), repeatable (default none)");
+  app.add_option("--accept-proxy-from", proxies,
+                 "CIDR of a load balancer whose PROXY v1/v2 header is required and trusted, "
+                 "repeatable");
   app.add_option("--metrics", metrics, "Prometheus /metrics ADDR:PORT, or off")
       ->capture_default_str();
   app.add_option("--workers", c.workers, "worker threads, one io_uring each (default: cores)")
@@ -142,6 +146,11 @@ Result<CommandLine> parse_command_line(int argc, char** argv) {
   }
   if (auto r = apply_durations(durations); !r) return r.error();
   if (auto r = apply_addresses(tls, http, metrics, c); !r) return r.error();
+  for (const auto& text : proxies) {
+    auto network = Cidr::parse(text);
+    if (!network) return invalid("--accept-proxy-from " + network.error().context());
+    c.trusted_proxies.push_back(*network);
+  }
   c.relay = relay == "splice"    ? RelayMode::kSplice
             : relay == "sockmap" ? RelayMode::kSockmap
                                  : RelayMode::kCopy;

@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/cidr.h"
 #include "common/result.h"
 #include "common/socket_address.h"
 
@@ -19,6 +20,10 @@ struct Config {
   std::vector<SocketAddress> tls_listeners;
   // Plain HTTP (:80): routed by the Host of the first request head (common/http_head.h).
   std::vector<SocketAddress> http_listeners;
+  // Load balancers in front of us: a connection from one of these networks must start with a
+  // PROXY header (v1 or v2), whose source then counts as the client; from anywhere else a
+  // PROXY header closes the connection.
+  std::vector<Cidr> trusted_proxies;
   SocketAddress metrics_listener;  // empty: no /metrics endpoint
   unsigned workers = 0;            // 0 before parsing fills it with the core count
   RelayMode relay = RelayMode::kCopy;

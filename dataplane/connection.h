@@ -69,8 +69,9 @@ struct Direction {
 struct Connection {
   ConnState state = ConnState::kFree;
   uint16_t generation = 0;
-  uint16_t inflight = 0;  // submitted operations not yet completed
-  bool http = false;      // accepted on an HTTP listener: routed by Host, not SNI
+  uint16_t inflight = 0;        // submitted operations not yet completed
+  bool http = false;            // accepted on an HTTP listener: routed by Host, not SNI
+  bool proxy_expected = false;  // from a trusted load balancer: a PROXY header comes first
   int client_fd = -1;
   int target_fd = -1;
   bool abort = false;  // close with RST (SO_LINGER 0) instead of FIN

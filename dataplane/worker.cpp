@@ -286,6 +286,9 @@ void Worker::on_accept(size_t listener, int res, unsigned flags) {
   if (::getsockname(res, reinterpret_cast<sockaddr*>(&sa), &len) == 0) {
     c.local_addr = SocketAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&sa), len);
   }
+  for (const Cidr& network : config_.trusted_proxies) {
+    if (network.contains(c.client_addr)) c.proxy_expected = true;
+  }
   int one = 1;
   ::setsockopt(res, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   c.hello = take_hello_buffer();

@@ -62,6 +62,7 @@ class Worker {
   // worker_hello.cpp: ClientHello, route lookup, connect, preamble.
   void submit_hello_recv(uint32_t slot);
   void on_hello_recv(uint32_t slot, int res);
+  bool take_proxy_header(uint32_t slot);
   void route_client_hello(uint32_t slot);
   void start_route(uint32_t slot);
   void reject(uint32_t slot, CloseResult result, const uint8_t* alert, uint32_t alert_length);

@@ -102,9 +102,17 @@ TEST(ParseCommandLine, SockmapRelayAndRequireBpf) {
 
 TEST(ParseCommandLine, BadFlagsNameTheProblem) {
   const std::vector<std::vector<std::string>> bad = {
-      {"--relay", "teleport"}, {"--listen-tls", "nowhere"}, {"--hello-timeout", "soon"},
-      {"--workers", "0"},      {"--metrics", "1.2.3.4"},    {"--no-such-flag"},
-      {"--buffers", "1000"},   {"--max-connections", "-5"},
+      {"--relay", "teleport"},
+      {"--listen-tls", "nowhere"},
+      {"--hello-timeout", "soon"},
+      {"--workers", "0"},
+      {"--metrics", "1.2.3.4"},
+      {"--no-such-flag"},
+      {"--buffers", "1000"},
+      {"--max-connections", "-5"},
+      {"--listen-http", "80"},
+      {"--accept-proxy-from", "10.1.0.0/8"},
+      {"--accept-proxy-from", "lb.example"},
   };
   for (const auto& args : bad) {
     auto r = parse(args);
@@ -126,3 +134,18 @@ TEST(ParseCommandLine, HelpExitsZero) {
 }
 
 }  // namespace
+
+TEST(ParseCommandLine, HttpListenersAndTrustedProxies) {
+  auto r = parse({"--listen-http", "127.0.0.1:8080", "--listen-http", "[::1]:8080",
+                  "--accept-proxy-from", "10.0.0.0/8", "--accept-proxy-from", "2001:db8::1"});
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  ASSERT_EQ(r->config.http_listeners.size(), 2u);
+  EXPECT_EQ(r->config.http_listeners[1].to_string(), "[::1]:8080");
+  ASSERT_EQ(r->config.trusted_proxies.size(), 2u);
+  EXPECT_EQ(r->config.trusted_proxies[0].to_string(), "10.0.0.0/8");
+  EXPECT_EQ(r->config.tls_listeners.size(), 1u);  // the TLS default stays
+  auto bad = parse({"--accept-proxy-from", "10.1.0.0/8"});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message().find("--accept-proxy-from 10.1.0.0/8"), std::string::npos);
+  EXPECT_NE(bad.error().message().find("10.0.0.0/8"), std::string::npos);
+}
