@@ -129,7 +129,20 @@ int main(int argc, char** argv) {
   int64_t token_hours = serve.store.token_ttl_seconds / 3600;
   CLI::App* serve_cmd = app.add_subcommand("serve", "run the REST API");
   serve_cmd->add_option("--data", serve.serve.data_dir, "data directory")->capture_default_str();
-  serve_cmd->add_option("--listen", serve.serve.listen, "ADDR:PORT")->capture_default_str();
+  CLI::Option* serve_listen =
+      serve_cmd->add_option("--listen", serve.serve.listen, "ADDR:PORT, plain HTTP")
+          ->capture_default_str();
+  std::string serve_listen_tls;
+  CLI::Option* serve_tls = serve_cmd->add_option("--listen-tls", serve_listen_tls,
+                                                 "ADDR:PORT, HTTPS (instead of --listen)");
+  serve_tls->excludes(serve_listen);
+  serve_cmd
+      ->add_option("--tls-cert", serve.serve.server.tls_cert_file,
+                   "PEM certificate chain for --listen-tls (reloaded when it changes)")
+      ->needs(serve_tls);
+  serve_cmd
+      ->add_option("--tls-key", serve.serve.server.tls_key_file, "PEM private key for --tls-cert")
+      ->needs(serve_tls);
   serve_cmd->add_option("--ssh-host", serve.ssh.host, "the VPS name homes' agents connect to")
       ->capture_default_str();
   serve_cmd->add_option("--ssh-port", serve.ssh.port, "the VPS's sshd port")->capture_default_str();
@@ -162,6 +175,13 @@ int main(int argc, char** argv) {
       return cloudlink::control::kExitUsage;
     }
     serve.store.token_ttl_seconds = token_hours * 3600;
+    if (!serve_listen_tls.empty()) {
+      if (serve.serve.server.tls_cert_file.empty() || serve.serve.server.tls_key_file.empty()) {
+        cloudlink::log_line("--listen-tls needs --tls-cert and --tls-key");
+        return cloudlink::control::kExitUsage;
+      }
+      serve.serve.listen = serve_listen_tls;
+    }
     return cloudlink::control::api::run_api_serve(std::move(serve));
   }
   if (add_cmd->parsed()) return finish(cloudlink::control::routes_add(add));

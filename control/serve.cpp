@@ -51,8 +51,9 @@ int run_serve(const ServeOptions& options) {
     return 1;
   }
   const bool v6 = listen->first.find(':') != std::string::npos;
-  log_line("listening on %s%s%s:%u (data %s)", v6 ? "[" : "", listen->first.c_str(), v6 ? "]" : "",
-           static_cast<unsigned>(*port), options.data_dir.c_str());
+  log_line("listening on %s%s%s:%u (%s, data %s)", v6 ? "[" : "", listen->first.c_str(),
+           v6 ? "]" : "", static_cast<unsigned>(*port),
+           options.server.tls_cert_file.empty() ? "HTTP" : "HTTPS", options.data_dir.c_str());
 
   std::atomic<bool> finished{false};
   std::thread waiter([&] {

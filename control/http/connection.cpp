@@ -1,6 +1,8 @@
 #include "control/http/connection.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <openssl/err.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -38,14 +40,27 @@ bool wait_for(int fd, short events, int timeout_ms) {
 // request: a client that trickles a byte just before each timeout is still cut off.
 class DeadlineStream final : public httplib::Stream {
  public:
-  DeadlineStream(int fd, const ServerOptions& options) : fd_(fd), options_(options) {}
+  // ssl: the connection's TLS session (the socket is then non-blocking), or null.
+  DeadlineStream(int fd, const ServerOptions& options, SSL* ssl = nullptr)
+      : fd_(fd), options_(options), ssl_(ssl) {}
 
   void start_request() { deadline_ = Clock::now() + options_.request_timeout; }
-  // Bytes of a pipelined next request already read from the socket.
-  bool has_buffered() const { return begin_ < end_; }
+  // Bytes of a pipelined next request already read from the socket (or decrypted).
+  bool has_buffered() const { return begin_ < end_ || (ssl_ != nullptr && SSL_pending(ssl_) > 0); }
 
   bool is_readable() const override {
-    return begin_ < end_ || wait_for(fd_, POLLIN, millis_until(deadline_, options_.read_timeout));
+    return has_buffered() || wait_for(fd_, POLLIN, millis_until(deadline_, options_.read_timeout));
+  }
+
+  // The TLS handshake, within the request deadline.
+  bool handshake() {
+    start_request();
+    for (;;) {
+      ERR_clear_error();
+      const int r = SSL_accept(ssl_);
+      if (r == 1) return true;
+      if (!wait_ssl(SSL_get_error(ssl_, r))) return false;
+    }
   }
   bool is_writable() const override {
     return wait_for(fd_, POLLOUT, millis_until(deadline_, options_.write_timeout));
@@ -53,8 +68,7 @@ class DeadlineStream final : public httplib::Stream {
 
   ssize_t read(char* ptr, size_t size) override {
     if (begin_ == end_) {
-      if (!is_readable()) return -1;
-      ssize_t n = ::recv(fd_, buffer_, sizeof buffer_, 0);
+      ssize_t n = ssl_ != nullptr ? ssl_read() : plain_read();
       if (n <= 0) return n;
       begin_ = 0;
       end_ = static_cast<size_t>(n);
@@ -66,8 +80,17 @@ class DeadlineStream final : public httplib::Stream {
   }
 
   ssize_t write(const char* ptr, size_t size) override {
-    if (!is_writable()) return -1;
-    return ::send(fd_, ptr, size, MSG_NOSIGNAL);
+    if (ssl_ == nullptr) {
+      if (!is_writable()) return -1;
+      return ::send(fd_, ptr, size, MSG_NOSIGNAL);
+    }
+    if (size == 0) return 0;
+    for (;;) {
+      ERR_clear_error();
+      const int n = SSL_write(ssl_, ptr, static_cast<int>(std::min<size_t>(size, 1 << 30)));
+      if (n > 0) return n;
+      if (!wait_ssl(SSL_get_error(ssl_, n))) return -1;
+    }
   }
 
   void get_remote_ip_and_port(std::string& ip, int& port) const override {
@@ -101,8 +124,37 @@ class DeadlineStream final : public httplib::Stream {
     ip = text;
   }
 
+  ssize_t plain_read() {
+    if (!is_readable()) return -1;
+    return ::recv(fd_, buffer_, sizeof buffer_, 0);
+  }
+
+  ssize_t ssl_read() {
+    for (;;) {
+      ERR_clear_error();
+      const int n = SSL_read(ssl_, buffer_, sizeof buffer_);
+      if (n > 0) return n;
+      const int error = SSL_get_error(ssl_, n);
+      if (error == SSL_ERROR_ZERO_RETURN) return 0;  // close_notify
+      if (!wait_ssl(error)) return -1;
+    }
+  }
+
+  // After an SSL call returned error: waits for what OpenSSL needs, within the deadline and
+  // the per-call timeouts; false when it cannot go on (a real error, or time is up).
+  bool wait_ssl(int error) const {
+    if (error == SSL_ERROR_WANT_READ) {
+      return wait_for(fd_, POLLIN, millis_until(deadline_, options_.read_timeout));
+    }
+    if (error == SSL_ERROR_WANT_WRITE) {
+      return wait_for(fd_, POLLOUT, millis_until(deadline_, options_.write_timeout));
+    }
+    return false;
+  }
+
   int fd_;
   const ServerOptions& options_;
+  SSL* ssl_;
   Clock::time_point deadline_ = Clock::now();
   char buffer_[4096];
   size_t begin_ = 0;
@@ -116,11 +168,29 @@ class DeadlineStream final : public httplib::Stream {
 // up to a count, each request parsed and routed by the library's process_request().
 class ControlHttpServer final : public httplib::Server {
  public:
-  explicit ControlHttpServer(const ServerOptions& options) : options_(options) {}
+  ControlHttpServer(const ServerOptions& options, const std::unique_ptr<TlsContext>& tls)
+      : options_(options), tls_(tls) {}
 
  private:
   bool process_and_close_socket(socket_t sock) override {
-    DeadlineStream stream(sock, options_);
+    if (!tls_) return serve(sock, nullptr);
+    std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(tls_->current().get()), SSL_free);
+    bool ok = false;
+    if (ssl && SSL_set_fd(ssl.get(), sock) == 1) {
+      ::fcntl(sock, F_SETFL, ::fcntl(sock, F_GETFL) | O_NONBLOCK);
+      ok = serve(sock, ssl.get());
+      // Best effort: a close_notify, without waiting for the peer's.
+      if (ok) SSL_shutdown(ssl.get());
+    }
+    ::shutdown(sock, SHUT_RDWR);
+    ::close(sock);
+    return ok;
+  }
+
+  // The keep-alive loop over one connection; closes it only when plain (TLS closes after).
+  bool serve(socket_t sock, SSL* ssl) {
+    DeadlineStream stream(sock, options_, ssl);
+    if (ssl != nullptr && !stream.handshake()) return false;
     bool ok = true;
     for (size_t left = options_.keep_alive_max_requests; left > 0; --left) {
       if (!stream.has_buffered() && !wait_for_request(sock)) break;
@@ -130,8 +200,10 @@ class ControlHttpServer final : public httplib::Server {
       ok = process_request(stream, left == 1, connection_closed, nullptr);
       if (!ok || connection_closed || tls_close_connection) break;
     }
-    ::shutdown(sock, SHUT_RDWR);
-    ::close(sock);
+    if (ssl == nullptr) {
+      ::shutdown(sock, SHUT_RDWR);
+      ::close(sock);
+    }
     return ok;
   }
 
@@ -148,12 +220,14 @@ class ControlHttpServer final : public httplib::Server {
   }
 
   const ServerOptions& options_;
+  const std::unique_ptr<TlsContext>& tls_;
 };
 
 }  // namespace
 
-std::unique_ptr<httplib::Server> make_library_server(const ServerOptions& options) {
-  return std::make_unique<ControlHttpServer>(options);
+std::unique_ptr<httplib::Server> make_library_server(const ServerOptions& options,
+                                                     const std::unique_ptr<TlsContext>& tls) {
+  return std::make_unique<ControlHttpServer>(options, tls);
 }
 
 void close_after_response() { tls_close_connection = true; }

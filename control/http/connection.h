@@ -3,7 +3,9 @@
 // answer it gave without reading the whole request (an oversized body, a broken chunked body),
 // so the bytes that follow would be parsed as the next request; and its timeouts are per read,
 // not per request. Ours is the library's otherwise: keep-alive up to a count, each request
-// parsed and routed by the library's process_request().
+// parsed and routed by the library's process_request(). With a TLS context, each connection
+// first completes a TLS handshake within request_timeout (OpenSSL in user space: this kernel
+// has no kTLS) and every read and write goes through it under the same deadlines.
 #pragma once
 
 #include <httplib.h>
@@ -11,13 +13,16 @@
 #include <memory>
 
 #include "control/http/server.h"
+#include "control/http/tls_context.h"
 
 namespace cloudlink::control::http {
 
 // A cpp-httplib server whose connections follow options' timeouts and request deadline and
 // close after a response when close_after_response() was set while handling its request.
-// options must outlive the server.
-std::unique_ptr<httplib::Server> make_library_server(const ServerOptions& options);
+// options and tls must outlive the server; tls may be null (plain HTTP) and is read for each
+// new connection.
+std::unique_ptr<httplib::Server> make_library_server(const ServerOptions& options,
+                                                     const std::unique_ptr<TlsContext>& tls);
 
 // The current request's connection closes once its response is written. Called from the
 // library's handlers, on the pool thread that serves the connection.

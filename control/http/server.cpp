@@ -125,7 +125,7 @@ Response too_large(size_t cap) {
 Server::Server(ServerOptions options)
     : options_(std::move(options)),
       metrics_(std::make_shared<prometheus::Registry>()),
-      http_(make_library_server(options_)) {
+      http_(make_library_server(options_, tls_)) {
   configure_library();
 }
 
@@ -318,6 +318,14 @@ void Server::on_response_written(const httplib::Request& req, const httplib::Res
 }
 
 Result<uint16_t> Server::bind(const std::string& host, uint16_t port) {
+  if (options_.tls_cert_file.empty() != options_.tls_key_file.empty()) {
+    return invalid("--tls-cert and --tls-key go together");
+  }
+  if (!options_.tls_cert_file.empty() && !tls_) {
+    auto tls = TlsContext::open(options_.tls_cert_file, options_.tls_key_file);
+    if (!tls) return tls.error();
+    tls_ = std::move(tls).value();
+  }
   if (port == 0) {
     int bound = http_->bind_to_any_port(host);
     if (bound <= 0) return Error(EADDRNOTAVAIL, "bind " + host + ":0");

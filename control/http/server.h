@@ -38,6 +38,8 @@ struct Response;
 
 namespace cloudlink::control::http {
 
+class TlsContext;
+
 struct ServerOptions {
   static constexpr size_t kDefaultMaxBodyBytes = 64 * 1024;
 
@@ -49,6 +51,9 @@ struct ServerOptions {
   std::chrono::seconds keep_alive_timeout{5};
   size_t keep_alive_max_requests = 100;
   size_t threads = 8;
+  // HTTPS: a PEM certificate chain and its key (both or neither); reloaded when they change.
+  std::string tls_cert_file;
+  std::string tls_key_file;
   ApiInfo info;
 };
 
@@ -88,7 +93,8 @@ class Server {
   // The route label for metrics goes to *route_label when given. Thread-safe.
   Response handle(const RawRequest& request, std::string* route_label = nullptr) const;
 
-  // Binds host:port (port 0: any free port); returns the port bound.
+  // Binds host:port (port 0: any free port); returns the port bound. With tls_cert_file set,
+  // loads the certificate first (an error names the file).
   Result<uint16_t> bind(const std::string& host, uint16_t port);
   // Serves until stop(); returns an error when the listener fails.
   Result<void> run();
@@ -111,6 +117,7 @@ class Server {
   Router router_;
   std::vector<Route> routes_;
   HttpMetrics metrics_;
+  std::unique_ptr<TlsContext> tls_;  // before http_, which reads it
   std::unique_ptr<httplib::Server> http_;
 };
 
