@@ -11,7 +11,7 @@ packages=(
   libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev libsodium-dev
   # tools the tests and benchmarks drive: real peers, not mocks
   openssl curl python3 prometheus lmdb-utils haproxy nginx libnginx-mod-stream
-  iproute2 libcap2-bin procps bpftool openssh-server
+  iproute2 libcap2-bin procps bpftool openssh-server pebble
 )
 
 missing=()
