@@ -315,6 +315,21 @@ struct StateStore::Impl {
     return out;
   }
 
+  // Deletes every token of username; returns how many.
+  Result<size_t> delete_tokens_of(Txn& txn, const std::string& username) {
+    std::vector<std::string> keys;
+    auto scanned = txn.scan(dbs.tokens, {}, [&](std::string_view k, std::string_view v) {
+      auto t = decode_token(v);
+      if (t && t->username == username) keys.emplace_back(k);
+      return true;
+    });
+    if (!scanned) return scanned.error();
+    for (const std::string& key : keys) {
+      if (auto d = txn.del(dbs.tokens, key); !d) return d.error();
+    }
+    return keys.size();
+  }
+
   // Rewrites the routes of hosts from the newest state, inside the routes writer lock.
   Result<void> project(const std::vector<std::string>& hosts) {
     if (hosts.empty()) return ok();
@@ -433,6 +448,27 @@ Result<User> StateStore::users_approve(const Caller& caller, const std::string& 
     r.user.active = true;
     if (auto put = txn.put(impl_->dbs.users, username, encode(r)); !put) return put.error();
     if (auto a = impl_->audit(txn, caller, "users.approve", username); !a) return a.error();
+    return r.user;
+  });
+}
+
+Result<User> StateStore::users_deactivate(const Caller& caller, const std::string& username) {
+  if (!caller.is_admin()) return admin_only("deactivating a user");
+  if (username == caller.username) return forbidden("an admin cannot deactivate itself");
+  return impl_->write<User>([&](Txn& txn) -> Result<User> {
+    auto record = impl_->get_user(txn, username);
+    if (!record) return record.error();
+    if (!record.value()) return not_found("user " + username + " not found");
+    UserRecord& r = **record;
+    r.user.active = false;
+    if (auto put = txn.put(impl_->dbs.users, username, encode(r)); !put) return put.error();
+    auto revoked = impl_->delete_tokens_of(txn, username);
+    if (!revoked) return revoked.error();
+    if (auto a = impl_->audit(txn, caller, "users.deactivate", username,
+                              std::to_string(*revoked) + " tokens revoked");
+        !a) {
+      return a.error();
+    }
     return r.user;
   });
 }
@@ -572,20 +608,12 @@ Result<void> StateStore::revoke_token(const Caller& caller, std::string_view tok
 Result<size_t> StateStore::revoke_user_tokens(const Caller& caller, const std::string& username) {
   if (!caller.is_admin() && caller.username != username) return admin_only("revoking tokens");
   return impl_->write<size_t>([&](Txn& txn) -> Result<size_t> {
-    std::vector<std::string> mine;
-    auto scanned = txn.scan(impl_->dbs.tokens, {}, [&](std::string_view k, std::string_view v) {
-      auto t = decode_token(v);
-      if (t && t->username == username) mine.emplace_back(k);
-      return true;
-    });
-    if (!scanned) return scanned.error();
-    for (const std::string& key : mine) {
-      if (auto d = txn.del(impl_->dbs.tokens, key); !d) return d.error();
-    }
-    auto a = impl_->audit(txn, caller, "tokens.revoke", username,
-                          std::to_string(mine.size()) + " tokens");
+    auto revoked = impl_->delete_tokens_of(txn, username);
+    if (!revoked) return revoked;
+    auto a =
+        impl_->audit(txn, caller, "tokens.revoke", username, std::to_string(*revoked) + " tokens");
     if (!a) return a.error();
-    return mine.size();
+    return revoked;
   });
 }
 

@@ -143,7 +143,12 @@ class StateStore {
   Result<User> users_add(const Caller& caller, const std::string& username,
                          const std::string& password, Role role, bool active);
   Result<User> users_approve(const Caller& caller, const std::string& username);  // admin only
-  Result<std::vector<User>> users_list(const Caller& caller);                     // admin only
+  // Admin only, not oneself: the user can no longer log in, its tokens are revoked in the
+  // same transaction, and sshd stops accepting its homes' keys (authorized_keys_line needs an
+  // active owner). Its homes, mappings and routes stay (approve reactivates); SSH sessions
+  // already open are not cut.
+  Result<User> users_deactivate(const Caller& caller, const std::string& username);
+  Result<std::vector<User>> users_list(const Caller& caller);  // admin only
 
   // ---- authentication ----
   // Checks the password of an active user. Refused (unauthorized, one message for every

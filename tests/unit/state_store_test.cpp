@@ -513,5 +513,35 @@ TEST_F(StateStoreTest, ConcurrentWritersKeepRoutesInStep) {
   EXPECT_EQ(routes_now(), routes_expected());
 }
 
+TEST_F(StateStoreTest, DeactivatedUserLosesLoginTokensAndKeysUntilApproved) {
+  auto home = store_->homes_create(alice_, "A", Keys::make("ed25519"));
+  ASSERT_OK(home);
+  auto token = store_->login("alice", "alice-password", "192.0.2.1");
+  ASSERT_OK(token);
+  EXPECT_EQ(code_of(store_->users_deactivate(bob_, "alice")), StateErrc::kForbidden);
+  EXPECT_EQ(code_of(store_->users_deactivate(admin_, "nobody")), StateErrc::kNotFound);
+  Caller root{"root", Role::kAdmin, "192.0.2.9"};
+  EXPECT_EQ(code_of(store_->users_deactivate(root, "root")), StateErrc::kForbidden);
+
+  auto off = store_->users_deactivate(admin_, "alice");
+  ASSERT_OK(off);
+  EXPECT_FALSE(off->active);
+  EXPECT_EQ(store_->audit_list(admin_, 1)->front().action, "users.deactivate");
+  EXPECT_EQ(code_of(store_->check_token(token->token)), StateErrc::kUnauthorized);
+  EXPECT_EQ(code_of(store_->login("alice", "alice-password", "192.0.2.1")),
+            StateErrc::kUnauthorized);
+  auto line = authorized_keys_line(dir_.path(), "cloudlink", home->key.type, home->key.base64);
+  ASSERT_OK(line);
+  EXPECT_FALSE(line->has_value());
+
+  ASSERT_OK(store_->users_approve(admin_, "alice"));
+  ASSERT_OK(store_->login("alice", "alice-password", "192.0.2.1"));
+  line = authorized_keys_line(dir_.path(), "cloudlink", home->key.type, home->key.base64);
+  ASSERT_OK(line);
+  EXPECT_TRUE(line->has_value());
+  // The old token stays revoked.
+  EXPECT_EQ(code_of(store_->check_token(token->token)), StateErrc::kUnauthorized);
+}
+
 }  // namespace
 }  // namespace cloudlink::state
