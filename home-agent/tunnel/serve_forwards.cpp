@@ -36,6 +36,17 @@ class PacketCounters {
   ssh_counter_struct received_{};
 };
 
+// ssh_get_error() keeps the last error of any call (an empty accept leaves "No channel request
+// of this type"), so it says nothing about why the connection ended; the server's disconnect
+// message does, when it sent one.
+std::string lost_reason(ssh_session session) {
+  const char* message = ssh_get_disconnect_message(session);
+  if (message != nullptr && *message != '\0') {
+    return std::string("connection lost: the server said \"") + message + "\"";
+  }
+  return "connection lost: the server or the network closed it";
+}
+
 bool session_closed(ssh_session session) {
   return !ssh_is_connected(session) ||
          (ssh_get_status(session) & (SSH_CLOSED | SSH_CLOSED_ERROR)) != 0;
@@ -120,8 +131,7 @@ std::string serve_forwards(ssh_session session, const ServiceConfig& service, St
     if (ssh_get_poll_flags(session) & SSH_WRITE_PENDING) ssh_blocking_flush(session, 0);
     if (session_closed(session)) {
       for (size_t i = 0; i < pumps.size(); ++i) board.channel_closed(tunnel);
-      std::string why = ssh_get_error(session);
-      return "connection lost" + (why.empty() ? std::string() : ": " + why);
+      return lost_reason(session);
     }
     auto now = Clock::now();
     if (counters.received_packets() != last_packets) {
