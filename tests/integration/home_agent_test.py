@@ -326,6 +326,29 @@ class HomeAgentTest(unittest.TestCase):
         self.assertNotEqual(unknown.returncode, 0)
         self.assertIn("no service with hostname nope.example.com", unknown.stderr)
 
+    # ---- the whole path ----
+
+    def test_https_through_dataplane_sshd_and_agent(self):
+        if not harness.DATAPLANE:
+            self.skipTest("CLOUDLINK_DATAPLANE is not set")
+        cert, key = harness.make_cert(self.work, "app.test")
+        _, s_port = harness.start_s_server(self, self.work, cert, key)
+        port = self.ports[9]
+        config = self.write_config([{"hostname": "app.test", "target": f"127.0.0.1:{s_port}",
+                                     "ports": [port]}])
+        self.start_agent(config, [port])
+        # The dataplane's route table is its own --data: the sshd fixture's stays as it is.
+        routes = os.path.join(self.work, "routes-data")
+        os.makedirs(routes, exist_ok=True)
+        harness.routes_add(self, routes, "app.test", [f"127.0.0.1:{port}"])
+        dataplane = harness.Dataplane(self, self.work, data=routes)
+        r = harness.curl("app.test", dataplane.port)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # s_server -www prints its own command line: the page came from the home's server.
+        self.assertIn(f"s_server -accept 127.0.0.1:{s_port}", r.stdout)
+        entry = dataplane.wait_log(lambda e: e["sni"] == "app.test", "curl's access log line")
+        self.assertEqual((entry["result"], entry["target"]), ("ok", f"127.0.0.1:{port}"))
+
 
 if __name__ == "__main__":
     unittest.main()
