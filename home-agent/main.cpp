@@ -1,13 +1,44 @@
-// cloudlink-home: the home agent's command line.
+// cloudlink-home: the home agent. Parses the command line; the commands live in commands/.
 #include <CLI/CLI.hpp>
+#include <string>
 
+#include "common/log.h"
+#include "home-agent/commands/commands.h"
+#include "home-agent/config/agent_config.h"
 #include "home-agent/enroll/enroll_cli.h"
 
 int main(int argc, char** argv) {
-  CLI::App app("cloudlink-home: this home's tunnels to a cloudlink VPS", "cloudlink-home");
+  using namespace cloudlink::home;
+  cloudlink::log_program_name() = "cloudlink-home";
+  CLI::App app{"cloudlink-home: keep a home's services reachable through a cloudlink VPS"};
   app.require_subcommand(1);
-  cloudlink::home::EnrollCli enroll(app);
+  std::string config_flag;
+  app.add_option("--config", config_flag,
+                 "cloudlink.yaml to use (default: $CLOUDLINK_CONFIG, else ./cloudlink.yaml)");
+
+  KeygenOptions keygen;
+  CLI::App* keygen_cmd = app.add_subcommand("keygen", "make the home's ed25519 key pair");
+  keygen_cmd->add_option("--output", keygen.output, "private key path (public: PATH.pub)")
+      ->capture_default_str();
+  keygen_cmd->add_flag("--force", keygen.force, "replace an existing key");
+  keygen_cmd->add_option("--comment", keygen.comment, "public key comment")->capture_default_str();
+
+  CLI::App* run_cmd = app.add_subcommand("run", "keep every service's tunnels up");
+  CLI::App* status_cmd = app.add_subcommand("status", "show the running agent's tunnels");
+
+  std::string hostname;
+  CLI::App* ssh_cmd = app.add_subcommand(
+      "print-ssh-command", "print the OpenSSH command line(s) equivalent to a service's tunnels");
+  ssh_cmd->add_option("HOSTNAME", hostname, "the service's public hostname")->required();
+
+  EnrollCli enroll(app);  // register, expose, unexpose
+
   CLI11_PARSE(app, argc, argv);
-  if (auto status = enroll.run()) return *status;
-  return 2;
+  std::string config = config_path(config_flag);
+  if (*keygen_cmd) return keygen_command(keygen);
+  if (*run_cmd) return run_command(config);
+  if (*status_cmd) return status_command(config);
+  if (*ssh_cmd) return print_ssh_command(config, hostname);
+  if (auto status = enroll.run(config_flag)) return *status;
+  return kExitFailure;
 }

@@ -89,8 +89,8 @@ bool EnrollCli::read_password(std::string& password, bool wanted) {
   return true;
 }
 
-std::optional<int> EnrollCli::run() {
-  const std::string config = config_path(config_flag_);
+std::optional<int> EnrollCli::run(const std::string& global_config_flag) {
+  const std::string config = config_path(config_flag_.empty() ? global_config_flag : config_flag_);
   if (register_cmd_->parsed()) {
     register_.config_path = config;
     if (!read_password(register_.password, true)) return kExitFailure;

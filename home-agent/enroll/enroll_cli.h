@@ -16,8 +16,10 @@ class EnrollCli {
   explicit EnrollCli(CLI::App& app);
 
   // After app.parse(): the exit status of the one of these commands that was given (its
-  // output and errors printed), or nullopt when another command was.
-  std::optional<int> run();
+  // output and errors printed), or nullopt when another command was. The config path is the
+  // command's own --config, else global_config_flag (cloudlink-home --config), else
+  // config_path()'s default.
+  std::optional<int> run(const std::string& global_config_flag = {});
 
  private:
   void add_register(CLI::App& app);

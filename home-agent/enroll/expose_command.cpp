@@ -13,6 +13,10 @@
 namespace cloudlink::home {
 namespace {
 
+// `run` reads the config once, at start.
+constexpr const char* kRestartNote =
+    "(an agent already running picks this up when `cloudlink-home run` is restarted)\n";
+
 // The config and a client logged in as it says (or with fresh credentials).
 struct Session {
   AgentConfig config;
@@ -115,7 +119,7 @@ Result<std::string> expose_service(const ExposeOptions& options) {
     return saved.error();
   }
   return "exposed " + service->hostname + " -> " + service->target() + " through tunnel port(s) " +
-         join_ports(*ports) + (service->proxy_protocol ? " (PROXY v2)" : "") + "\n";
+         join_ports(*ports) + (service->proxy_protocol ? " (PROXY v2)" : "") + "\n" + kRestartNote;
 }
 
 Result<std::string> unexpose_service(const ApiAccess& access, const std::string& hostname) {
@@ -137,7 +141,7 @@ Result<std::string> unexpose_service(const ApiAccess& access, const std::string&
   }
   config.services.erase(it);
   if (auto saved = save_agent_config(access.config_path, config); !saved) return saved.error();
-  return "unexposed " + name + note + "\n";
+  return "unexposed " + name + note + "\n" + kRestartNote;
 }
 
 }  // namespace cloudlink::home

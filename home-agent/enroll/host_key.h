@@ -11,10 +11,10 @@
 
 namespace cloudlink::home {
 
-// The host key algorithms offered, best first; `run` must offer the same so that it is shown
-// the same key it compares against.
+// The host key algorithms offered, best first (libssh's default order); `run` must offer the
+// same list so that the server shows it the key it compares against.
 inline constexpr const char* kHostKeyAlgorithms =
-    "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,rsa-sha2-512,"
+    "ssh-ed25519,ecdsa-sha2-nistp521,ecdsa-sha2-nistp384,ecdsa-sha2-nistp256,rsa-sha2-512,"
     "rsa-sha2-256";
 
 // "ssh-ed25519 AAAA..." (type and base64, no comment) of host:port's host key.

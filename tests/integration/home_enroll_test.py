@@ -91,8 +91,7 @@ class HomeEnrollTest(unittest.TestCase):
 
     def keygen(self, directory):
         key = os.path.join(directory, "home_key")
-        r = subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key],
-                           capture_output=True, text=True)  # TEMP until keygen is merged
+        r = home("keygen", "--output", key)
         self.assertEqual(r.returncode, 0, r.stderr)
         return key, key + ".pub"
 

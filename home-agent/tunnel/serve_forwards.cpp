@@ -1,0 +1,143 @@
+#include "home-agent/tunnel/serve_forwards.h"
+
+#include <libssh/server.h>  // ssh_send_keepalive, which clients may send too
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+
+#include <memory>
+#include <vector>
+
+#include "home-agent/tunnel/pump.h"
+#include "home-agent/tunnel/target_connect.h"
+
+namespace cloudlink::home {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr int kTargetConnectMs = 3000;
+constexpr int kIdlePollMs = 500;
+
+// Counters libssh updates as packets arrive; the only portable "last heard from" signal.
+class PacketCounters {
+ public:
+  explicit PacketCounters(ssh_session session) : session_(session) {
+    ssh_set_counters(session_, &sent_, &received_);
+  }
+  ~PacketCounters() { ssh_set_counters(session_, nullptr, nullptr); }
+  PacketCounters(const PacketCounters&) = delete;
+  PacketCounters& operator=(const PacketCounters&) = delete;
+  uint64_t received_packets() const { return received_.in_packets; }
+
+ private:
+  ssh_session session_;
+  ssh_counter_struct sent_{};
+  ssh_counter_struct received_{};
+};
+
+bool session_closed(ssh_session session) {
+  return !ssh_is_connected(session) ||
+         (ssh_get_status(session) & (SSH_CLOSED | SSH_CLOSED_ERROR)) != 0;
+}
+
+// Accepts every forwarded channel the server has opened; each gets a pump or, when the service
+// cannot be reached, is closed at once (the VPS client sees its connection end).
+void accept_channels(ssh_session session, const ServiceConfig& service, StatusBoard& board,
+                     size_t tunnel, std::vector<std::unique_ptr<Pump>>& pumps) {
+  while (true) {
+    int port = 0;
+    char* originator = nullptr;
+    int originator_port = 0;
+    ssh_channel raw =
+        ssh_channel_open_forward_port(session, 0, &port, &originator, &originator_port);
+    SshText owned_originator(originator);
+    if (raw == nullptr) return;
+    SshChannel channel(raw);
+    auto target = connect_target(service.target_host, service.target_port, kTargetConnectMs);
+    if (!target.ok()) {
+      board.set_state(tunnel, TunnelState::kUp, target.error().message());
+      ssh_channel_close(channel.get());
+      continue;
+    }
+    board.channel_opened(tunnel);
+    pumps.push_back(std::make_unique<Pump>(std::move(channel), std::move(*target)));
+  }
+}
+
+// Steps every pump once; drops the finished ones. True when any byte or EOF moved.
+bool step_pumps(std::vector<std::unique_ptr<Pump>>& pumps, StatusBoard& board, size_t tunnel) {
+  bool busy = false;
+  uint64_t in = 0;
+  uint64_t out = 0;
+  for (size_t i = 0; i < pumps.size();) {
+    Pump::Progress progress = pumps[i]->step(&in, &out);
+    if (progress == Pump::Progress::kDone) {
+      pumps[i] = std::move(pumps.back());
+      pumps.pop_back();
+      board.channel_closed(tunnel);
+      busy = true;
+      continue;
+    }
+    busy = busy || progress == Pump::Progress::kMoved;
+    ++i;
+  }
+  if (in != 0 || out != 0) board.add_bytes(tunnel, in, out);
+  return busy;
+}
+
+void wait_for_events(ssh_session session, const std::vector<std::unique_ptr<Pump>>& pumps,
+                     std::vector<pollfd>& fds, int timeout_ms) {
+  fds.clear();
+  short session_events = POLLIN;
+  if (ssh_get_poll_flags(session) & SSH_WRITE_PENDING) session_events |= POLLOUT;
+  fds.push_back(pollfd{ssh_get_fd(session), session_events, 0});
+  for (const auto& pump : pumps) fds.push_back(pollfd{pump->target_fd(), pump->target_events(), 0});
+  ::poll(fds.data(), fds.size(), timeout_ms);
+}
+
+}  // namespace
+
+std::string serve_forwards(ssh_session session, const ServiceConfig& service, StatusBoard& board,
+                           size_t tunnel, const std::atomic<bool>& stop,
+                           const KeepaliveSettings& keepalive) {
+  // The kernel gives up on a peer that stops acknowledging (a VPS gone from the network)
+  // after this long, even while a large write is queued and no keepalive can be answered.
+  unsigned user_timeout_ms = static_cast<unsigned>(keepalive.dead_after.count()) * 1000;
+  ::setsockopt(ssh_get_fd(session), IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms,
+               sizeof user_timeout_ms);
+  PacketCounters counters(session);
+  std::vector<std::unique_ptr<Pump>> pumps;
+  std::vector<pollfd> fds;
+  uint64_t last_packets = counters.received_packets();
+  auto last_heard = Clock::now();
+  auto next_keepalive = last_heard + keepalive.interval;
+  bool busy = false;
+  while (!stop.load()) {
+    wait_for_events(session, pumps, fds, busy ? 0 : kIdlePollMs);
+    accept_channels(session, service, board, tunnel, pumps);
+    busy = step_pumps(pumps, board, tunnel);
+    if (ssh_get_poll_flags(session) & SSH_WRITE_PENDING) ssh_blocking_flush(session, 0);
+    if (session_closed(session)) {
+      for (size_t i = 0; i < pumps.size(); ++i) board.channel_closed(tunnel);
+      std::string why = ssh_get_error(session);
+      return "connection lost" + (why.empty() ? std::string() : ": " + why);
+    }
+    auto now = Clock::now();
+    if (counters.received_packets() != last_packets) {
+      last_packets = counters.received_packets();
+      last_heard = now;
+    } else if (now - last_heard > keepalive.dead_after) {
+      for (size_t i = 0; i < pumps.size(); ++i) board.channel_closed(tunnel);
+      return "no answer from the server for " + std::to_string(keepalive.dead_after.count()) + " s";
+    }
+    if (now >= next_keepalive) {
+      ssh_send_keepalive(session);
+      next_keepalive = now + keepalive.interval;
+    }
+  }
+  for (size_t i = 0; i < pumps.size(); ++i) board.channel_closed(tunnel);
+  return "";
+}
+
+}  // namespace cloudlink::home
