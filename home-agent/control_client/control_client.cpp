@@ -201,17 +201,20 @@ Result<ControlClient::Reply> ControlClient::request(const char* method, const st
   if (!result) {
     auto error = result.error();
     std::string reason = httplib::to_string(error);
+    std::string summary = "control request failed: ";
     if (error == httplib::Error::Connection) {
+      summary = "control unreachable: ";
       reason = "could not connect";
     } else if (error == httplib::Error::SSLServerVerification) {
       reason += " (the server's certificate is not trusted; --ca-bundle FILE names a CA)";
     }
     // No errno: httplib does not keep it, and a guessed one would print a wrong reason.
-    return Error(std::error_code(), "control unreachable: " + what + ": " + reason);
+    return Error(std::error_code(), summary + what + ": " + reason);
   }
   if (result->body.size() > kMaxResponseBytes) return bad_answer("over 1 MiB");
   if (result->status != expected) {
-    return answer_error(result->status, what + ": " + server_message(result->body));
+    return answer_error(result->status,
+                        "control refused " + what + ": " + server_message(result->body));
   }
   return Reply{result->status, std::move(result->body)};
 }

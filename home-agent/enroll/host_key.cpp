@@ -23,7 +23,8 @@ using Session = std::unique_ptr<ssh_session_struct, SessionFree>;
 using Key = std::unique_ptr<ssh_key_struct, KeyFree>;
 
 Error ssh_failure(const std::string& where, ssh_session session) {
-  return Error(ECONNREFUSED, "SSH host key of " + where + ": " + ssh_get_error(session));
+  // libssh's message already says why (refused, timeout, no common algorithm).
+  return Error(std::error_code(), "SSH host key of " + where + ": " + ssh_get_error(session));
 }
 
 }  // namespace

@@ -43,7 +43,7 @@ Error undo_home(ControlClient& client, const std::string& home_id, const Error& 
   std::string note = deleted ? " (the new home was deleted again)"
                              : " (the new home " + home_id +
                                    " could not be deleted: " + deleted.error().message() + ")";
-  return Error(why.code(), why.context() + note);
+  return Error(std::error_code(), why.message() + note);
 }
 
 }  // namespace

@@ -3,6 +3,9 @@
 // tunnel ports for a new service.
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <thread>
 
@@ -146,11 +149,19 @@ TEST(ControlClient, AnIncompleteAnswerIsAnErrorNotAStatus) {
 }
 
 TEST(ControlClient, UnreachableServerSaysSo) {
+  // A port the kernel just handed out and nobody listens on.
   int port = 0;
   {
-    httplib::Server probe;
-    port = probe.bind_to_any_port("127.0.0.1");
-    probe.stop();  // closes the listening socket: nothing listens there now
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof(address);
+    ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+    ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length), 0);
+    port = ntohs(address.sin_port);
+    close(fd);
   }
   auto client = client_for("http://127.0.0.1:" + std::to_string(port));
   auto token = client->login("alice", "right");
