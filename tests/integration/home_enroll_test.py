@@ -13,9 +13,7 @@ and refuses a certificate it cannot verify.
 
 Skipped only when sshd cannot run here (not root, or no /usr/sbin/sshd).
 """
-import json
 import os
-import shutil
 import stat
 import subprocess
 import sys
