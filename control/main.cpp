@@ -81,6 +81,10 @@ int main(int argc, char** argv) {
   CLI::App* users_approve_cmd = users->add_subcommand("approve", "activate a signed-up user");
   users_approve_cmd->add_option("NAME", user_name, "username")->required();
   users_approve_cmd->add_option("--data", users_data, "data directory")->capture_default_str();
+  CLI::App* users_deactivate_cmd = users->add_subcommand(
+      "deactivate", "stop a user: no login, tokens revoked, its homes' keys refused by sshd");
+  users_deactivate_cmd->add_option("NAME", user_name, "username")->required();
+  users_deactivate_cmd->add_option("--data", users_data, "data directory")->capture_default_str();
   bool users_json = false;
   CLI::App* users_list_cmd = users->add_subcommand("list", "print the users");
   users_list_cmd->add_flag("--json", users_json, "print JSON");
@@ -193,6 +197,7 @@ int main(int argc, char** argv) {
     return finish(cc::users_add(users_data, user_name, user_admin, read_password()));
   }
   if (users_approve_cmd->parsed()) return finish(cc::users_approve(users_data, user_name));
+  if (users_deactivate_cmd->parsed()) return finish(cc::users_deactivate(users_data, user_name));
   if (users_list_cmd->parsed()) return finish(cc::users_list(users_data, users_json));
   if (homes_create_cmd->parsed()) {
     return finish(cc::homes_create(homes_data, home_owner, home_name, home_key, homes_json,

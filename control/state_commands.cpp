@@ -45,6 +45,14 @@ CommandOutcome users_approve(const std::string& data_dir, const std::string& nam
   return {kExitOk, "approved " + name + "\n"};
 }
 
+CommandOutcome users_deactivate(const std::string& data_dir, const std::string& name) {
+  auto store = StateStore::open(data_dir);
+  if (!store) return failure(store.error());
+  auto user = (*store)->users_deactivate(Caller::local_admin(), name);
+  if (!user) return failure(user.error());
+  return {kExitOk, "deactivated " + name + "\n"};
+}
+
 CommandOutcome users_list(const std::string& data_dir, bool json) {
   auto store = StateStore::open(data_dir);
   if (!store) return failure(store.error());

@@ -13,6 +13,7 @@ namespace cloudlink::control {
 CommandOutcome users_add(const std::string& data_dir, const std::string& name, bool admin,
                          const std::string& password);
 CommandOutcome users_approve(const std::string& data_dir, const std::string& name);
+CommandOutcome users_deactivate(const std::string& data_dir, const std::string& name);
 CommandOutcome users_list(const std::string& data_dir, bool json);
 
 // Sets the tunnel port allocation of options: port_range "FIRST-LAST" (empty: keep) and

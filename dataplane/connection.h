@@ -52,15 +52,20 @@ struct CopyQueue {
 };
 
 struct Direction {
-  bool eof = false;             // source sent FIN (or recv ended)
-  bool shut = false;            // FIN passed on: shutdown(SHUT_WR) of the destination
-  bool recv_armed = false;      // copy: a recv is in flight
-  bool send_armed = false;      // copy: a send is in flight
-  bool starved = false;         // copy: recv got ENOBUFS; waiting for a free buffer
-  bool poll_in_armed = false;   // splice: POLLIN on the source in flight; sockmap: its watch
-  bool retry_armed = false;     // sockmap: a timer to re-check a FIN waiting for bytes in flight
-  uint8_t retries = 0;          // sockmap: how often that FIN has waited (sets the backoff)
-  bool poll_out_armed = false;  // splice: POLLOUT on the destination in flight
+  bool eof = false;              // source sent FIN (or recv ended)
+  bool shut = false;             // FIN passed on: shutdown(SHUT_WR) of the destination
+  bool recv_armed = false;       // copy: a recv is in flight
+  bool send_armed = false;       // copy: a send is in flight
+  bool starved = false;          // copy: recv got ENOBUFS; waiting for a free buffer
+  bool poll_in_armed = false;    // splice: POLLIN on the source in flight; sockmap: its watch
+  bool retry_armed = false;      // sockmap: a timer to re-check a FIN waiting for bytes in flight
+  uint8_t retries = 0;           // sockmap: how often that FIN has waited (sets the backoff)
+  bool poll_out_armed = false;   // splice: POLLOUT on the destination in flight
+  bool lane_send_armed = false;  // sockmap: a send of copy-lane bytes in flight
+  uint32_t lane_length = 0;      // sockmap: bytes in lane_buffer being sent
+  uint32_t lane_sent = 0;        // sockmap: of those, already sent
+  uint64_t lane_copied = 0;      // sockmap: bytes the copy lane has sent in all
+  std::unique_ptr<uint8_t[]> lane_buffer;  // sockmap: allocated the first time the lane is used
   CopyQueue queue;
   Pipe pipe;  // splice: borrowed while bytes are in it
   uint32_t in_pipe = 0;

@@ -90,6 +90,15 @@ Metrics::Metrics(const Config& config) : registry_(std::make_shared<prometheus::
                "Packets the BPF verdict could not redirect to the peer socket (kept, not dropped)")
            .Register(r)
            .Add({});
+  auto& backpressure =
+      BuildCounter()
+          .Name("cloudlink_sockmap_backpressure_total")
+          .Help(
+              "Times a sockmap direction moved from in-kernel redirect to the user-space copy "
+              "lane because its backlog behind a slow reader reached the budget")
+          .Register(r);
+  sockmap_backpressure_[0] = &backpressure.Add({{"direction", "client_to_target"}});
+  sockmap_backpressure_[1] = &backpressure.Add({{"direction", "target_to_client"}});
   BuildGauge()
       .Name("cloudlink_connections_max")
       .Help("The --max-connections limit, to compare cloudlink_connections_active against")

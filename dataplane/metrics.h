@@ -45,6 +45,8 @@ class Metrics {
     return *sockmap_fallbacks_[static_cast<size_t>(f)];
   }
   prometheus::Counter& sockmap_redirect_failures() { return *sockmap_redirect_failures_; }
+  // Index: Dir (0 client -> target, 1 target -> client).
+  prometheus::Counter& sockmap_backpressure(int d) { return *sockmap_backpressure_[d]; }
 
  private:
   explicit Metrics(const Config& config);
@@ -65,6 +67,7 @@ class Metrics {
   std::array<prometheus::Counter*, static_cast<size_t>(SockmapFallback::kCount)>
       sockmap_fallbacks_{};
   prometheus::Counter* sockmap_redirect_failures_;
+  std::array<prometheus::Counter*, 2> sockmap_backpressure_{};
 };
 
 }  // namespace cloudlink::dataplane

@@ -1,7 +1,9 @@
 // The sockmap relay: once the preamble is written upstream, both sockets enter the BPF
-// sockhash and the kernel moves bytes between them (bpf/sockmap_relay.bpf.c). User space never
-// sees a byte; it only watches each socket for FIN, RST and errors, passes a FIN on once every
-// byte before it has been handed to the other socket, and removes the flow at close.
+// sockhash and the kernel moves bytes between them (bpf/sockmap_relay.bpf.c). User space watches
+// each socket for FIN, RST and errors, passes a FIN on once every byte before it has been handed
+// to the other socket, and removes the flow at close. It sees bytes only in the copy lane: when a
+// direction's backlog behind a slow reader reaches kSockmapBacklogBytes, the program leaves the
+// bytes on the source socket and user space copies them, in order, until the lane is empty.
 #include <linux/sockios.h>
 #include <linux/tcp.h>
 #include <netinet/in.h>
@@ -18,6 +20,9 @@
 namespace cloudlink::dataplane {
 
 namespace {
+
+// Read size of the copy lane (one buffer per direction, allocated on first use).
+constexpr uint32_t kLaneBytes = 64 * 1024;
 
 // Backoff while a FIN waits for redirected bytes still queued in the kernel (the peer's
 // psock backlog runs from a workqueue, so the FIN can be seen before the last bytes left).
@@ -91,7 +96,7 @@ void Worker::sockmap_start(uint32_t slot) {
   bool touched = false;
   Result<SockmapFlow> flow = Error(EOPNOTSUPP, "not established");
   if (is_established(c.client_fd) && is_established(c.target_fd)) {
-    flow = sockmap_->insert(c.client_fd, c.target_fd, &touched);
+    flow = sockmap_->insert(c.client_fd, c.target_fd, c.sockmap_written_base.data(), &touched);
   }
   if (!flow && !touched) {
     metrics_.sockmap_fallback(SockmapFallback::kInsert).Increment();
@@ -121,16 +126,18 @@ void Worker::sockmap_start(uint32_t slot) {
   sockmap_arm_poll(slot, kTargetToClient);
 }
 
-// Watches the source of direction d for its FIN, a reset or an error. io_uring always reports
-// POLLRDHUP (with POLLERR and POLLHUP) whatever the mask, and RDHUP stays set once the FIN is
-// in, so the watch ends there: a later reset from that side is seen through its peer (the
-// failed FIN hand-over below), or by the idle timeout.
+// Watches the source of direction d for bytes left to the copy lane, its FIN, a reset or an
+// error. io_uring always reports POLLRDHUP (with POLLERR and POLLHUP) whatever the mask, and
+// RDHUP stays set once the FIN is in, so the watch ends there: what the lane still holds is then
+// taken on timers, and a later reset from that side is seen through its peer (the failed FIN
+// hand-over below), or by the idle timeout. Redirected bytes never make the socket readable
+// (the program runs before the wake-up), so an idle watch costs nothing per byte.
 void Worker::sockmap_arm_poll(uint32_t slot, Dir d) {
   Connection& c = conn(slot);
   Direction& dir = c.dirs[d];
   if (dir.poll_in_armed || dir.eof) return;
   io_uring_sqe* sqe = submit(Op::kSockmapPoll, slot, d);
-  io_uring_prep_poll_add(sqe, source_fd(c, d), POLLRDHUP);
+  io_uring_prep_poll_add(sqe, source_fd(c, d), POLLIN | POLLRDHUP);
   dir.poll_in_armed = true;
 }
 
@@ -148,16 +155,76 @@ void Worker::on_sockmap_poll(uint32_t slot, Dir d, int res) {
   if ((events & (POLLRDHUP | POLLHUP)) != 0) {
     dir.eof = true;
     c.last_active_ns = now_ns_;
-    return sockmap_try_pass_eof(slot, d);
+  } else if (sockmap_->lane(c.sockmap_flow, d).passed == dir.lane_copied) {
+    // Readable with nothing passed: bytes the verdict has not seen yet (it runs right after
+    // they are queued). Looked at again shortly rather than at once, so this cannot spin.
+    return sockmap_arm_retry(slot, d);
   }
+  sockmap_pump(slot, d);
+}
+
+// Moves the copy lane of direction d on: bytes the program passed (left on the source) are read
+// and sent by user space, in order. Two rules keep the byte order: the lane reads only once every
+// byte the kernel redirected before them is in the destination's write queue (else they would
+// overtake bytes still on its psock queue), and the program redirects again only once the lane
+// has sent all it was given (passed == copied). A lane that cannot move yet waits on a timer.
+void Worker::sockmap_pump(uint32_t slot, Dir d) {
+  Connection& c = conn(slot);
+  Direction& dir = c.dirs[d];
+  if (dir.lane_send_armed || dir.shut) return;
+  const SockmapLane lane = sockmap_->lane(c.sockmap_flow, d);
+  if (lane.passed > dir.lane_copied) {
+    const int64_t written =
+        static_cast<int64_t>(bytes_written(destination_fd(c, d)) - c.sockmap_written_base[d]);
+    if (written >= static_cast<int64_t>(lane.redirected + dir.lane_copied)) {
+      if (!dir.lane_buffer) dir.lane_buffer = std::make_unique<uint8_t[]>(kLaneBytes);
+      const size_t want = std::min<uint64_t>(kLaneBytes, lane.passed - dir.lane_copied);
+      const ssize_t n = ::recv(source_fd(c, d), dir.lane_buffer.get(), want, MSG_DONTWAIT);
+      if (n > 0) {
+        dir.lane_length = static_cast<uint32_t>(n);
+        dir.lane_sent = 0;
+        dir.retries = 0;
+        c.last_active_ns = now_ns_;
+        io_uring_sqe* sqe = submit(Op::kSockmapLaneSend, slot, d);
+        io_uring_prep_send(sqe, destination_fd(c, d), dir.lane_buffer.get(), dir.lane_length,
+                           MSG_NOSIGNAL | MSG_WAITALL);
+        dir.lane_send_armed = true;
+        return;
+      }
+      // EAGAIN: the program counted the bytes before the kernel queued them for reading.
+      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return fail_flow(slot, errno);
+    }
+    return sockmap_arm_retry(slot, d);
+  }
+  if (dir.eof) return sockmap_try_pass_eof(slot, d);
   sockmap_arm_poll(slot, d);
+}
+
+void Worker::on_sockmap_lane_send(uint32_t slot, Dir d, int res) {
+  Connection& c = conn(slot);
+  Direction& dir = c.dirs[d];
+  dir.lane_send_armed = false;
+  if (res < 0) return fail_flow(slot, -res);
+  dir.lane_sent += static_cast<uint32_t>(res);
+  c.last_active_ns = now_ns_;
+  if (dir.lane_sent < dir.lane_length) {
+    io_uring_sqe* sqe = submit(Op::kSockmapLaneSend, slot, d);
+    io_uring_prep_send(sqe, destination_fd(c, d), dir.lane_buffer.get() + dir.lane_sent,
+                       dir.lane_length - dir.lane_sent, MSG_NOSIGNAL | MSG_WAITALL);
+    dir.lane_send_armed = true;
+    return;
+  }
+  // Only now, with every byte in the destination's write queue, may the program redirect again.
+  dir.lane_copied += dir.lane_length;
+  dir.lane_length = 0;
+  sockmap_->set_copied(c.sockmap_flow, d, dir.lane_copied);
+  sockmap_pump(slot, d);
 }
 
 // The FIN of direction d is passed on only once every byte received before it has been handed
 // to the destination socket; until then a short timer re-checks.
 void Worker::sockmap_try_pass_eof(uint32_t slot, Dir d) {
   Connection& c = conn(slot);
-  Direction& dir = c.dirs[d];
   // A reset of either socket while the FIN waits (the destination's would strand the bytes
   // for good) ends the flow as a reset.
   for (int fd : {source_fd(c, d), destination_fd(c, d)}) {
@@ -171,6 +238,11 @@ void Worker::sockmap_try_pass_eof(uint32_t slot, Dir d) {
   const uint64_t relayed =
       bytes_written(destination_fd(c, d)) - c.sockmap_written_base[d] + c.sockmap_consumed[d];
   if (relayed >= received) return pass_on_eof(slot, d);
+  sockmap_arm_retry(slot, d);
+}
+
+void Worker::sockmap_arm_retry(uint32_t slot, Dir d) {
+  Direction& dir = conn(slot).dirs[d];
   if (dir.retry_armed) return;
   const size_t level = std::min<size_t>(dir.retries, std::size(kRetryDelays) - 1);
   if (dir.retries < 255) ++dir.retries;
@@ -182,7 +254,7 @@ void Worker::sockmap_try_pass_eof(uint32_t slot, Dir d) {
 void Worker::on_sockmap_retry(uint32_t slot, Dir d) {
   Connection& c = conn(slot);
   c.dirs[d].retry_armed = false;
-  if (c.state == ConnState::kRelaying && !c.dirs[d].shut) sockmap_try_pass_eof(slot, d);
+  if (c.state == ConnState::kRelaying && !c.dirs[d].shut) sockmap_pump(slot, d);
 }
 
 void Worker::sockmap_release(Connection& c) {

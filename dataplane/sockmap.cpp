@@ -1,9 +1,11 @@
 #include "dataplane/sockmap.h"
 
 #include <netinet/in.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstring>
 #include <type_traits>
 #include <vector>
@@ -36,22 +38,32 @@ struct SockmapRelay::Skeleton {};
 SockmapRelay::SockmapRelay(std::unique_ptr<Skeleton> skel) : skel_(std::move(skel)) {}
 SockmapRelay::~SockmapRelay() = default;
 
-std::unique_ptr<SockmapRelay> SockmapRelay::load(uint32_t, LoadError& why) {
+std::unique_ptr<SockmapRelay> SockmapRelay::load(uint32_t, uint32_t, LoadError& why) {
   why = {SockmapFallback::kNotBuilt,
          Error(std::error_code(),
                "built without BPF (clang, bpftool or libbpf-dev missing, "
                "or -DCLOUDLINK_BPF=OFF)")};
   return nullptr;
 }
-Result<SockmapFlow> SockmapRelay::insert(int, int, bool*) { return Error(EOPNOTSUPP, "no BPF"); }
+Result<SockmapFlow> SockmapRelay::insert(int, int, const uint64_t[2], bool*) {
+  return Error(EOPNOTSUPP, "no BPF");
+}
 void SockmapRelay::remove(const SockmapFlow&) {}
-uint64_t SockmapRelay::take_redirect_failures() { return 0; }
+SockmapLane SockmapRelay::lane(const SockmapFlow&, int) const { return {}; }
+void SockmapRelay::set_copied(const SockmapFlow&, int, uint64_t) {}
+SockmapCounts SockmapRelay::take_counts() { return {}; }
 
 #else
 
 static_assert(sizeof(sockmap_key) == 8 && offsetof(sockmap_key, cookie) == 0);
 static_assert(std::is_trivially_copyable_v<sockmap_key>);
 static_assert(sizeof(sockmap_value) == 8);
+static_assert(sizeof(sockmap_flow) == 56 && offsetof(sockmap_flow, redirected) == 0 &&
+              offsetof(sockmap_flow, passed) == 8 && offsetof(sockmap_flow, paused) == 16 &&
+              offsetof(sockmap_flow, cookie) == 24 && offsetof(sockmap_flow, copied) == 32 &&
+              offsetof(sockmap_flow, written_base) == 40 &&
+              offsetof(sockmap_flow, direction) == 48);
+static_assert(std::is_trivially_copyable_v<sockmap_flow>);
 
 // Move-only owner of the skeleton (object, programs, map fds); destroy() closes them all.
 struct SockmapRelay::Skeleton {
@@ -62,10 +74,14 @@ struct SockmapRelay::Skeleton {
   Skeleton& operator=(const Skeleton&) = delete;
   int peer_socks() const { return bpf_map__fd(skel->maps.peer_socks); }
   int counters() const { return bpf_map__fd(skel->maps.counters); }
+  int flow_index() const { return bpf_map__fd(skel->maps.flow_index); }
+  int flows() const { return bpf_map__fd(skel->maps.flows); }
 };
 
 SockmapRelay::SockmapRelay(std::unique_ptr<Skeleton> skel) : skel_(std::move(skel)) {}
-SockmapRelay::~SockmapRelay() = default;
+SockmapRelay::~SockmapRelay() {
+  if (flows_ != nullptr) ::munmap(flows_, flows_bytes_);
+}
 
 namespace {
 
@@ -120,7 +136,8 @@ Result<std::pair<UniqueFd, UniqueFd>> loopback_pair() {
 
 }  // namespace
 
-std::unique_ptr<SockmapRelay> SockmapRelay::load(uint32_t max_flows, LoadError& why) {
+std::unique_ptr<SockmapRelay> SockmapRelay::load(uint32_t max_flows, uint32_t backlog_bytes,
+                                                 LoadError& why) {
   libbpf_set_print(quiet_libbpf);
   auto fail = [&why](SockmapFallback reason, int err, const char* what) {
     why = {reason, Error(err, what)};
@@ -129,9 +146,14 @@ std::unique_ptr<SockmapRelay> SockmapRelay::load(uint32_t max_flows, LoadError& 
   cloudlink_sockmap* raw = cloudlink_sockmap__open();
   if (raw == nullptr) return fail(classify(errno, false), errno, "open BPF object");
   auto skel = std::make_unique<Skeleton>(raw);
-  if (int rc = bpf_map__set_max_entries(raw->maps.peer_socks, max_flows * 2); rc != 0) {
-    return fail(SockmapFallback::kError, -rc, "size sockhash");
+  // Two entries per flow (one per socket or direction), and two for the start-up probe.
+  const uint32_t entries = max_flows * 2 + 2;
+  for (bpf_map* map : {raw->maps.peer_socks, raw->maps.flow_index, raw->maps.flows}) {
+    if (int rc = bpf_map__set_max_entries(map, entries); rc != 0) {
+      return fail(SockmapFallback::kError, -rc, "size the maps");
+    }
   }
+  raw->rodata->backlog_budget = backlog_bytes;
   // Map creation comes first inside load: a failure there is about privileges or map types;
   // the program load afterwards is where the verifier speaks. libbpf does not say which step
   // failed, so a throwaway sockhash tells them apart.
@@ -147,9 +169,17 @@ std::unique_ptr<SockmapRelay> SockmapRelay::load(uint32_t max_flows, LoadError& 
     return fail(classify(errno, false), errno, "attach the stream verdict to the sockhash");
   }
   std::unique_ptr<SockmapRelay> relay(new SockmapRelay(std::move(skel)));
+  relay->flows_bytes_ = sizeof(sockmap_flow) * entries;
+  void* flows = ::mmap(nullptr, relay->flows_bytes_, PROT_READ | PROT_WRITE, MAP_SHARED,
+                       relay->skel_->flows(), 0);
+  if (flows == MAP_FAILED) return fail(SockmapFallback::kError, errno, "mmap the flows array");
+  relay->flows_ = flows;
+  relay->free_indexes_.reserve(entries);
+  for (uint32_t i = entries; i > 0; --i) relay->free_indexes_.push_back(i - 1);
   auto pair = loopback_pair();
   if (!pair) return fail(SockmapFallback::kError, pair.error().value(), "probe sockets");
-  auto flow = relay->insert(pair->first.get(), pair->second.get());
+  const uint64_t bases[2] = {0, 0};
+  auto flow = relay->insert(pair->first.get(), pair->second.get(), bases);
   if (!flow) {
     return fail(SockmapFallback::kInsert, flow.error().value(), "put a TCP socket in the sockhash");
   }
@@ -157,25 +187,70 @@ std::unique_ptr<SockmapRelay> SockmapRelay::load(uint32_t max_flows, LoadError& 
   return relay;
 }
 
-Result<SockmapFlow> SockmapRelay::insert(int client_fd, int target_fd, bool* touched) {
+namespace {
+
+sockmap_flow& flow_at(void* flows, uint32_t index) {
+  return static_cast<sockmap_flow*>(flows)[index];
+}
+
+// The program reads these fields while user space writes them: one aligned 8-byte store each.
+void store(__u64& field, uint64_t value) {
+  std::atomic_ref<__u64>(field).store(value, std::memory_order_release);
+}
+uint64_t load_field(__u64& field) {
+  return std::atomic_ref<__u64>(field).load(std::memory_order_acquire);
+}
+
+}  // namespace
+
+Result<SockmapFlow> SockmapRelay::insert(int client_fd, int target_fd,
+                                         const uint64_t written_base[2], bool* touched) {
   if (touched != nullptr) *touched = false;
   auto client = socket_cookie(client_fd);
   if (!client) return client.error();
   auto target = socket_cookie(target_fd);
   if (!target) return target.error();
   SockmapFlow flow{*client, *target};
+  {
+    std::lock_guard lock(mutex_);
+    if (free_indexes_.size() < 2) return Error(ENOSPC, "sockmap flows array full");
+    for (uint32_t& index : flow.index) {
+      index = free_indexes_.back();
+      free_indexes_.pop_back();
+    }
+  }
   const sockmap_key client_key{flow.client_cookie};
   const sockmap_key target_key{flow.target_cookie};
+  // Each direction's state first, named by its source socket's cookie, so the program finds it
+  // for the very first skb once the socket is in peer_socks.
+  const sockmap_key* sources[2] = {&client_key, &target_key};
+  for (int d = 0; d < 2; ++d) {
+    sockmap_flow& f = flow_at(flows_, flow.index[d]);
+    store(f.redirected, 0);
+    store(f.passed, 0);
+    f.paused = 0;
+    store(f.copied, 0);
+    store(f.written_base, written_base[d]);
+    f.direction = static_cast<uint32_t>(d);
+    store(f.cookie, sources[d]->cookie);
+    if (bpf_map_update_elem(skel_->flow_index(), sources[d], &flow.index[d], BPF_ANY) != 0) {
+      Error e = errno_error("flow_index insert");
+      remove(flow);
+      return e;
+    }
+  }
   const sockmap_value client_value = static_cast<sockmap_value>(client_fd);
   const sockmap_value target_value = static_cast<sockmap_value>(target_fd);
   // The client socket goes under the target's cookie: bytes from the target find it.
   if (bpf_map_update_elem(skel_->peer_socks(), &target_key, &client_value, BPF_NOEXIST) != 0) {
-    return errno_error("sockhash insert (client)");
+    Error e = errno_error("sockhash insert (client)");
+    remove(flow);
+    return e;
   }
   if (touched != nullptr) *touched = true;
   if (bpf_map_update_elem(skel_->peer_socks(), &client_key, &target_value, BPF_NOEXIST) != 0) {
     Error e = errno_error("sockhash insert (target)");
-    bpf_map_delete_elem(skel_->peer_socks(), &target_key);
+    remove(flow);
     return e;
   }
   return flow;
@@ -184,20 +259,42 @@ Result<SockmapFlow> SockmapRelay::insert(int client_fd, int target_fd, bool* tou
 void SockmapRelay::remove(const SockmapFlow& flow) {
   const sockmap_key keys[] = {{flow.client_cookie}, {flow.target_cookie}};
   for (const sockmap_key& key : keys) bpf_map_delete_elem(skel_->peer_socks(), &key);
+  for (const sockmap_key& key : keys) bpf_map_delete_elem(skel_->flow_index(), &key);
+  std::lock_guard lock(mutex_);
+  for (uint32_t index : flow.index) {
+    // A verdict already past its flow_index lookup checks the cookie before using the entry.
+    store(flow_at(flows_, index).cookie, 0);
+    free_indexes_.push_back(index);
+  }
 }
 
-uint64_t SockmapRelay::take_redirect_failures() {
+SockmapLane SockmapRelay::lane(const SockmapFlow& flow, int d) const {
+  sockmap_flow& f = flow_at(flows_, flow.index[d]);
+  return {load_field(f.redirected), load_field(f.passed)};
+}
+
+void SockmapRelay::set_copied(const SockmapFlow& flow, int d, uint64_t copied) {
+  store(flow_at(flows_, flow.index[d]).copied, copied);
+}
+
+SockmapCounts SockmapRelay::take_counts() {
   const int cpus = libbpf_num_possible_cpus();
-  if (cpus <= 0) return 0;
+  if (cpus <= 0) return {};
   std::vector<uint64_t> values(static_cast<size_t>(cpus));
-  const uint32_t slot = SOCKMAP_REDIRECT_FAILED;
-  if (bpf_map_lookup_elem(skel_->counters(), &slot, values.data()) != 0) return 0;
-  uint64_t total = 0;
-  for (uint64_t v : values) total += v;
-  std::lock_guard lock(counters_mutex_);
-  const uint64_t fresh = total > failures_reported_ ? total - failures_reported_ : 0;
-  failures_reported_ = std::max(failures_reported_, total);
-  return fresh;
+  uint64_t totals[SOCKMAP_COUNTER_MAX] = {};
+  for (uint32_t slot = 0; slot < SOCKMAP_COUNTER_MAX; ++slot) {
+    if (bpf_map_lookup_elem(skel_->counters(), &slot, values.data()) != 0) return {};
+    for (uint64_t v : values) totals[slot] += v;
+  }
+  static_assert(SOCKMAP_COUNTER_MAX == sizeof(reported_) / sizeof(reported_[0]));
+  uint64_t fresh[SOCKMAP_COUNTER_MAX] = {};
+  std::lock_guard lock(mutex_);
+  for (size_t i = 0; i < SOCKMAP_COUNTER_MAX; ++i) {
+    fresh[i] = totals[i] > reported_[i] ? totals[i] - reported_[i] : 0;
+    reported_[i] = std::max(reported_[i], totals[i]);
+  }
+  return {fresh[SOCKMAP_REDIRECT_FAILED],
+          {fresh[SOCKMAP_BACKPRESSURE_C2T], fresh[SOCKMAP_BACKPRESSURE_T2C]}};
 }
 
 #endif

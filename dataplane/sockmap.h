@@ -6,10 +6,19 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 #include "common/result.h"
 
 namespace cloudlink::dataplane {
+
+// Per direction, the most bytes the kernel may hold redirected but not yet in the destination's
+// send buffer (where socket memory accounting applies again). Redirected skbs wait on the
+// destination's psock queue, which nothing else limits; past this budget the verdict program
+// leaves bytes on the source socket, whose receive window then closes as for any slow reader,
+// and user space copies them (bpf/sockmap_relay.bpf.c). 256 KiB keeps a 10 Gbit/s loopback
+// flow redirected while costing a stalled flow no more than a copy relay's 4 x 64 KiB buffers.
+constexpr uint32_t kSockmapBacklogBytes = 256 * 1024;
 
 // Why --relay sockmap could not be used; one label value of cloudlink_sockmap_fallbacks_total.
 enum class SockmapFallback : uint8_t {
@@ -23,10 +32,24 @@ enum class SockmapFallback : uint8_t {
 };
 const char* sockmap_fallback_name(SockmapFallback reason);
 
-// The two cookies (SO_COOKIE) that name a flow's entries in the sockhash.
+// The two cookies (SO_COOKIE) that name a flow's entries in the sockhash, and the indexes of
+// its two directions (client -> target, target -> client) in the shared flows array.
 struct SockmapFlow {
   uint64_t client_cookie = 0;
   uint64_t target_cookie = 0;
+  uint32_t index[2] = {0, 0};
+};
+
+// One direction's counters as the BPF program keeps them (bpf/sockmap_relay.h).
+struct SockmapLane {
+  uint64_t redirected = 0;  // bytes the kernel redirected to the destination
+  uint64_t passed = 0;      // bytes left on the source for user space to copy (the copy lane)
+};
+
+// What the program counted since the previous call, summed over all CPUs.
+struct SockmapCounts {
+  uint64_t redirect_failures = 0;
+  uint64_t backpressure[2] = {0, 0};  // moves from redirect to copy, per direction
 };
 
 class SockmapRelay {
@@ -37,30 +60,41 @@ class SockmapRelay {
   };
 
   // Opens, sizes (max_flows flows, two entries each), loads and attaches the program, then
-  // checks a throwaway loopback TCP pair can enter and leave the sockhash.
-  static std::unique_ptr<SockmapRelay> load(uint32_t max_flows, LoadError& why);
+  // checks a throwaway loopback TCP pair can enter and leave the sockhash. backlog_bytes is the
+  // budget per direction of bytes redirected but not yet in the destination's send buffer.
+  static std::unique_ptr<SockmapRelay> load(uint32_t max_flows, uint32_t backlog_bytes,
+                                            LoadError& why);
   ~SockmapRelay();
   SockmapRelay(const SockmapRelay&) = delete;
   SockmapRelay& operator=(const SockmapRelay&) = delete;
 
   // Puts both established sockets in the sockhash, crosswise (each under the other's cookie),
-  // so the kernel relays bytes from each to the other. Client first: it is the side that is
-  // quiet while a TLS server answers the ClientHello. On error, nothing is left in the map;
-  // *touched says whether the client socket was in it for a moment (its bytes of that moment
+  // so the kernel relays bytes from each to the other. written_base[d] is the destination of
+  // direction d's bytes written so far (TCP_INFO bytes_acked + SIOCOUTQ). Client first: it is the
+  // side that is quiet while a TLS server answers the ClientHello. On error, nothing is left in the
+  // map; *touched says whether the client socket was in it for a moment (its bytes of that moment
   // may be gone with it), or not (the flow can still be relayed another way). A socket that is
   // not ESTABLISHED (a client that already sent its FIN) is refused with EOPNOTSUPP.
-  Result<SockmapFlow> insert(int client_fd, int target_fd, bool* touched = nullptr);
+  Result<SockmapFlow> insert(int client_fd, int target_fd, const uint64_t written_base[2],
+                             bool* touched = nullptr);
   // Removes a flow's entries (absent entries are fine: closing a socket removes it too).
   void remove(const SockmapFlow& flow);
-  // Failed redirects counted by the program since the previous call (all CPUs).
-  uint64_t take_redirect_failures();
+  // Direction d's counters as the program left them (a lock-free read of shared memory).
+  SockmapLane lane(const SockmapFlow& flow, int d) const;
+  // Tells the program user space has sent `copied` passed bytes of direction d in total.
+  void set_copied(const SockmapFlow& flow, int d, uint64_t copied);
+  // What the program counted since the previous call.
+  SockmapCounts take_counts();
 
  private:
   struct Skeleton;
   explicit SockmapRelay(std::unique_ptr<Skeleton> skel);
   std::unique_ptr<Skeleton> skel_;
-  std::mutex counters_mutex_;
-  uint64_t failures_reported_ = 0;
+  std::mutex mutex_;  // the counters below and the free flows indexes
+  uint64_t reported_[3] = {0, 0, 0};
+  std::vector<uint32_t> free_indexes_;
+  void* flows_ = nullptr;  // the mmapped flows array
+  size_t flows_bytes_ = 0;
 };
 
 }  // namespace cloudlink::dataplane

@@ -17,8 +17,9 @@ enum class Op : uint8_t {
   kCopySend,      // relay_copy: send a filled buffer; dir in `aux`
   kSplicePoll,    // relay_splice: poll a socket; dir/which in `aux`
   kSockmapPoll,   // relay_sockmap: watch a socket for FIN/RST/errors; dir in `aux`
-  kSockmapRetry,  // relay_sockmap: re-check whether a FIN can be passed on; dir in `aux`
-  kCancel,        // an async cancel request: its completion carries no state
+  kSockmapRetry,  // relay_sockmap: re-check the copy lane or a FIN waiting for bytes; dir in `aux`
+  kSockmapLaneSend,  // relay_sockmap: send bytes the copy lane read; dir in `aux`
+  kCancel,           // an async cancel request: its completion carries no state
 };
 
 struct UserData {

@@ -232,6 +232,8 @@ void Worker::dispatch(const io_uring_cqe* cqe) {
       return on_sockmap_poll(ud.slot, static_cast<Dir>(ud.aux), cqe->res);
     case Op::kSockmapRetry:
       return on_sockmap_retry(ud.slot, static_cast<Dir>(ud.aux));
+    case Op::kSockmapLaneSend:
+      return on_sockmap_lane_send(ud.slot, static_cast<Dir>(ud.aux), cqe->res);
     default:
       return;
   }
@@ -318,8 +320,14 @@ void Worker::on_tick() {
   if (stop_requested_.load(std::memory_order_relaxed) && !draining_) begin_drain();
   expire_deadlines();
   if (sockmap_ != nullptr) {
-    if (const uint64_t n = sockmap_->take_redirect_failures(); n > 0) {
-      metrics_.sockmap_redirect_failures().Increment(static_cast<double>(n));
+    const SockmapCounts counts = sockmap_->take_counts();
+    if (counts.redirect_failures > 0) {
+      metrics_.sockmap_redirect_failures().Increment(static_cast<double>(counts.redirect_failures));
+    }
+    for (Dir d : {kClientToTarget, kTargetToClient}) {
+      if (counts.backpressure[d] > 0) {
+        metrics_.sockmap_backpressure(d).Increment(static_cast<double>(counts.backpressure[d]));
+      }
     }
   }
   if (draining_ && now_ns_ >= drain_deadline_ns_) {

@@ -102,6 +102,9 @@ class Worker {
   void on_sockmap_poll(uint32_t slot, Dir d, int res);
   void sockmap_try_pass_eof(uint32_t slot, Dir d);
   void on_sockmap_retry(uint32_t slot, Dir d);
+  void sockmap_pump(uint32_t slot, Dir d);
+  void sockmap_arm_retry(uint32_t slot, Dir d);
+  void on_sockmap_lane_send(uint32_t slot, Dir d, int res);
   void sockmap_release(Connection& c);
   void sockmap_refresh_activity(Connection& c);
 

@@ -132,6 +132,26 @@ Route approve_user(const ApiContext& context) {
   return route;
 }
 
+Route deactivate_user(const ApiContext& context) {
+  Route route;
+  route.method = Method::kPost;
+  route.pattern = "/api/admin/users/{name}/deactivate";
+  route.summary = "Stop a user: no login, tokens revoked, its homes' keys refused (admin)";
+  route.tag = "admin";
+  route.requires_auth = true;
+  route.responses = {{200, "The user, inactive"},
+                     {403, "The caller is not an admin, or names itself"},
+                     {404, "No such user"}};
+  route.handler = [&context](const Request& request) {
+    auto caller = caller_of(context, request);
+    if (!caller) return error_response(caller.error());
+    auto user = context.store.users_deactivate(*caller, std::string(request.param("name")));
+    if (!user) return error_response(user.error());
+    return Response::ok(user_json(*user));
+  };
+  return route;
+}
+
 Route revoke_tokens(const ApiContext& context) {
   Route route;
   route.method = Method::kPost;
@@ -156,7 +176,8 @@ Route revoke_tokens(const ApiContext& context) {
 }  // namespace
 
 Result<void> add_account_routes(http::Server& server, const ApiContext& context) {
-  for (auto make : {signup, login, logout, me, list_users, approve_user, revoke_tokens}) {
+  for (auto make :
+       {signup, login, logout, me, list_users, approve_user, deactivate_user, revoke_tokens}) {
     if (auto added = server.add(make(context)); !added) return added;
   }
   return ok();

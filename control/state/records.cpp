@@ -79,6 +79,12 @@ std::string encode(const PortBlockRecord& r) {
   return json{{"v", kRecordVersion}, {"home", r.home_id}, {"count", r.count}}.dump();
 }
 
+std::string encode(const SystemRoute& r) {
+  json j{{"v", kRecordVersion}, {"owner", r.owner}, {"tls_target", r.tls_target.to_string()}};
+  if (!r.http_target.empty()) j["http_target"] = r.http_target.to_string();
+  return j.dump();
+}
+
 Result<UserRecord> decode_user(std::string_view key, std::string_view bytes) {
   auto j = parse_versioned(bytes, "user");
   if (!j) return j.error();
@@ -182,6 +188,25 @@ uint16_t from_be16_key(std::string_view key) {
   return key.size() == 2 ? static_cast<uint16_t>((static_cast<uint8_t>(key[0]) << 8) |
                                                  static_cast<uint8_t>(key[1]))
                          : 0;
+}
+
+Result<SystemRoute> decode_system_route(std::string_view key, std::string_view bytes) {
+  auto j = parse_versioned(bytes, "system route");
+  if (!j) return j.error();
+  return guarded("system route", [&]() -> Result<SystemRoute> {
+    SystemRoute r;
+    r.hostname = std::string(key);
+    r.owner = j->at("owner").get<std::string>();
+    auto tls = SocketAddress::parse(j->at("tls_target").get<std::string>());
+    if (!tls) return Error(EIO, "state: system route " + r.hostname + ": bad tls_target");
+    r.tls_target = tls.value();
+    if (j->contains("http_target")) {
+      auto http = SocketAddress::parse(j->at("http_target").get<std::string>());
+      if (!http) return Error(EIO, "state: system route " + r.hostname + ": bad http_target");
+      r.http_target = http.value();
+    }
+    return r;
+  });
 }
 
 }  // namespace cloudlink::state

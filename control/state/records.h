@@ -35,6 +35,7 @@ std::string encode(const Home& r);
 std::string encode(const Mapping& r);
 std::string encode(const AuditRecord& r);
 std::string encode(const PortBlockRecord& r);
+std::string encode(const SystemRoute& r);
 
 Result<UserRecord> decode_user(std::string_view key, std::string_view bytes);
 Result<TokenRecord> decode_token(std::string_view bytes);
@@ -42,6 +43,7 @@ Result<Home> decode_home(std::string_view key, std::string_view bytes);
 Result<Mapping> decode_mapping(std::string_view key, std::string_view bytes);
 Result<AuditRecord> decode_audit(std::string_view key, std::string_view bytes);
 Result<PortBlockRecord> decode_port_block(std::string_view bytes);
+Result<SystemRoute> decode_system_route(std::string_view key, std::string_view bytes);
 
 // Big-endian keys, so LMDB's byte order is numeric order.
 std::string be64_key(uint64_t value);

@@ -43,6 +43,9 @@ struct Dbs {
   MDB_dbi mappings = 0;    // hostname -> Mapping
   MDB_dbi home_hosts = 0;  // home id '\0' hostname -> "" (a home's mappings, in order)
   MDB_dbi audit = 0;       // be64(seq) -> AuditRecord
+  // hostname -> SystemRoute. Opened by the writable store only, so a read-only open of a
+  // state written before system routes existed (authorized-keys) does not need it.
+  MDB_dbi system_routes = 0;
 };
 
 Result<Dbs> open_dbs(Env& env) {
@@ -152,6 +155,10 @@ Result<Route> route_for(const Mapping& mapping) {
   }
   uint32_t flags = mapping.proxy_protocol == ProxyProtocol::kV2 ? uint32_t{kRouteProxyV2} : 0u;
   return make_route(mapping.home_id, flags, targets, http);
+}
+
+Result<Route> route_for(const SystemRoute& route) {
+  return make_route(route.owner, 0, std::span(&route.tls_target, 1), route.http_target);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -312,7 +319,69 @@ struct StateStore::Impl {
     });
     if (!scanned) return scanned.error();
     if (failed) return *failed;
+    auto system = system_routes(txn);
+    if (!system) return system.error();
+    for (const SystemRoute& r : system.value()) {
+      auto route = route_for(r);
+      if (!route) return route.error();
+      out.emplace_back(r.hostname, route.value());
+    }
+    std::sort(out.begin(), out.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
     return out;
+  }
+
+  // Deletes every token of username; returns how many.
+  Result<size_t> delete_tokens_of(Txn& txn, const std::string& username) {
+    std::vector<std::string> keys;
+    auto scanned = txn.scan(dbs.tokens, {}, [&](std::string_view k, std::string_view v) {
+      auto t = decode_token(v);
+      if (t && t->username == username) keys.emplace_back(k);
+      return true;
+    });
+    if (!scanned) return scanned.error();
+    for (const std::string& key : keys) {
+      if (auto d = txn.del(dbs.tokens, key); !d) return d.error();
+    }
+    return keys.size();
+  }
+
+  Result<std::vector<SystemRoute>> system_routes(const Txn& txn) {
+    std::vector<SystemRoute> out;
+    std::optional<Error> failed;
+    auto scanned = txn.scan(dbs.system_routes, {}, [&](std::string_view k, std::string_view v) {
+      auto r = decode_system_route(k, v);
+      if (!r) {
+        failed = r.error();
+        return false;
+      }
+      out.push_back(std::move(r.value()));
+      return true;
+    });
+    if (!scanned) return scanned.error();
+    if (failed) return *failed;
+    return out;
+  }
+
+  // The route state says host should have: a system route first, else a mapping's.
+  Result<std::optional<Route>> route_of(const Txn& txn, const std::string& host) {
+    auto system = txn.get(dbs.system_routes, host);
+    if (!system) return system.error();
+    if (system.value()) {
+      auto r = decode_system_route(host, **system);
+      if (!r) return r.error();
+      auto route = route_for(*r);
+      if (!route) return route.error();
+      return std::optional<Route>(route.value());
+    }
+    auto raw = txn.get(dbs.mappings, host);
+    if (!raw) return raw.error();
+    if (!raw.value()) return std::optional<Route>();
+    auto mapping = decode_mapping(host, **raw);
+    if (!mapping) return mapping.error();
+    auto route = route_for(*mapping);
+    if (!route) return route.error();
+    return std::optional<Route>(route.value());
   }
 
   // Rewrites the routes of hosts from the newest state, inside the routes writer lock.
@@ -323,17 +392,13 @@ struct StateStore::Impl {
       if (!txn) return txn.error();
       RouteTable::Batch batch;
       for (const std::string& host : hosts) {
-        auto raw = txn->get(dbs.mappings, host);
-        if (!raw) return raw.error();
-        if (!raw.value()) {
-          batch.removes.push_back(host);
-          continue;
-        }
-        auto mapping = decode_mapping(host, **raw);
-        if (!mapping) return mapping.error();
-        auto route = route_for(*mapping);
+        auto route = route_of(*txn, host);
         if (!route) return route.error();
-        batch.puts.emplace_back(host, route.value());
+        if (route.value()) {
+          batch.puts.emplace_back(host, **route);
+        } else {
+          batch.removes.push_back(host);
+        }
       }
       return batch;
     });
@@ -376,6 +441,9 @@ Result<std::unique_ptr<StateStore>> StateStore::open(const std::string& data_dir
   if (!env) return env.error();
   auto dbs = open_dbs(env.value());
   if (!dbs) return dbs.error();
+  auto system = env->open_db("system_routes");
+  if (!system) return system.error();
+  dbs->system_routes = system.value();
   auto routes = RouteTable::open_writable(data_dir);
   if (!routes) return routes.error();
   auto impl = std::make_unique<Impl>(std::move(env.value()), dbs.value(), std::move(routes.value()),
@@ -433,6 +501,27 @@ Result<User> StateStore::users_approve(const Caller& caller, const std::string& 
     r.user.active = true;
     if (auto put = txn.put(impl_->dbs.users, username, encode(r)); !put) return put.error();
     if (auto a = impl_->audit(txn, caller, "users.approve", username); !a) return a.error();
+    return r.user;
+  });
+}
+
+Result<User> StateStore::users_deactivate(const Caller& caller, const std::string& username) {
+  if (!caller.is_admin()) return admin_only("deactivating a user");
+  if (username == caller.username) return forbidden("an admin cannot deactivate itself");
+  return impl_->write<User>([&](Txn& txn) -> Result<User> {
+    auto record = impl_->get_user(txn, username);
+    if (!record) return record.error();
+    if (!record.value()) return not_found("user " + username + " not found");
+    UserRecord& r = **record;
+    r.user.active = false;
+    if (auto put = txn.put(impl_->dbs.users, username, encode(r)); !put) return put.error();
+    auto revoked = impl_->delete_tokens_of(txn, username);
+    if (!revoked) return revoked.error();
+    if (auto a = impl_->audit(txn, caller, "users.deactivate", username,
+                              std::to_string(*revoked) + " tokens revoked");
+        !a) {
+      return a.error();
+    }
     return r.user;
   });
 }
@@ -572,20 +661,12 @@ Result<void> StateStore::revoke_token(const Caller& caller, std::string_view tok
 Result<size_t> StateStore::revoke_user_tokens(const Caller& caller, const std::string& username) {
   if (!caller.is_admin() && caller.username != username) return admin_only("revoking tokens");
   return impl_->write<size_t>([&](Txn& txn) -> Result<size_t> {
-    std::vector<std::string> mine;
-    auto scanned = txn.scan(impl_->dbs.tokens, {}, [&](std::string_view k, std::string_view v) {
-      auto t = decode_token(v);
-      if (t && t->username == username) mine.emplace_back(k);
-      return true;
-    });
-    if (!scanned) return scanned.error();
-    for (const std::string& key : mine) {
-      if (auto d = txn.del(impl_->dbs.tokens, key); !d) return d.error();
-    }
-    auto a = impl_->audit(txn, caller, "tokens.revoke", username,
-                          std::to_string(mine.size()) + " tokens");
+    auto revoked = impl_->delete_tokens_of(txn, username);
+    if (!revoked) return revoked;
+    auto a =
+        impl_->audit(txn, caller, "tokens.revoke", username, std::to_string(*revoked) + " tokens");
     if (!a) return a.error();
-    return mine.size();
+    return revoked;
   });
 }
 
@@ -730,6 +811,11 @@ Result<Mapping> StateStore::mappings_create(const Caller& caller, const std::str
       return invalid_field("hostname", valid.error().context());
     }
     if (auto checked = impl_->check_mapping(m, home.value()); !checked) return checked.error();
+    auto system = txn.get(impl_->dbs.system_routes, m.hostname);
+    if (!system) return system.error();
+    if (system.value()) {
+      return conflict("hostname: " + m.hostname + " is reserved for cloudlink-control");
+    }
     auto inserted = txn.insert(impl_->dbs.mappings, m.hostname, encode(m));
     if (!inserted) return inserted.error();
     if (!inserted.value()) return conflict("hostname: " + m.hostname + " is already mapped");
@@ -816,6 +902,55 @@ Result<void> StateStore::mappings_delete(const Caller& caller, const std::string
   });
   if (!deleted) return deleted.error();
   return impl_->project({host});
+}
+
+// ---- system routes ----
+
+Result<void> StateStore::system_routes_set(const Caller& caller,
+                                           const std::vector<SystemRoute>& routes) {
+  if (!caller.is_admin()) return admin_only("setting system routes");
+  std::vector<SystemRoute> wanted = routes;
+  for (SystemRoute& r : wanted) {
+    r.hostname = lower_ascii(r.hostname);
+    if (auto valid = validate_route_hostname(r.hostname); !valid) {
+      return invalid_field("hostname", valid.error().context());
+    }
+    if (r.hostname.front() == '*') return invalid_field("hostname", "a system route is exact");
+    if (r.tls_target.empty()) return invalid_field("tls_target", "is required");
+    if (auto route = route_for(r); !route) return invalid(route.error().context());
+  }
+  std::vector<std::string> hosts;
+  auto written = impl_->write<bool>([&](Txn& txn) -> Result<bool> {
+    auto old = impl_->system_routes(txn);
+    if (!old) return old.error();
+    for (const SystemRoute& r : old.value()) {
+      hosts.push_back(r.hostname);
+      if (auto d = txn.del(impl_->dbs.system_routes, r.hostname); !d) return d.error();
+    }
+    std::string names;
+    for (const SystemRoute& r : wanted) {
+      auto mapped = txn.get(impl_->dbs.mappings, r.hostname);
+      if (!mapped) return mapped.error();
+      if (mapped.value()) {
+        auto m = decode_mapping(r.hostname, **mapped);
+        return conflict("hostname: " + r.hostname + " is mapped by home " +
+                        (m ? m->home_id : std::string("?")) + "; delete that mapping first");
+      }
+      if (auto p = txn.put(impl_->dbs.system_routes, r.hostname, encode(r)); !p) return p.error();
+      hosts.push_back(r.hostname);
+      names += (names.empty() ? "" : " ") + r.hostname;
+    }
+    if (auto a = impl_->audit(txn, caller, "system_routes.set", names); !a) return a.error();
+    return true;
+  });
+  if (!written) return written.error();
+  return impl_->project(hosts);
+}
+
+Result<std::vector<SystemRoute>> StateStore::system_routes_list() {
+  auto txn = impl_->env.begin(false);
+  if (!txn) return txn.error();
+  return impl_->system_routes(*txn);
 }
 
 // ---- routes, audit ----

@@ -101,6 +101,16 @@ struct MappingPatch {
   std::optional<ProxyProtocol> proxy_protocol;
 };
 
+// A route control owns for itself: its own hostname on the dataplane (the API over TLS, and
+// the ACME challenge for that name on :80). Kept in state beside the mappings, so every sync
+// of the routes keeps it, and no home may map its hostname.
+struct SystemRoute {
+  std::string hostname;           // lower-case, exact (no wildcard)
+  std::string owner = "control";  // the route record's owning-home field
+  SocketAddress tls_target;       // where the dataplane sends TLS for hostname
+  SocketAddress http_target;      // plain HTTP on :80 (empty: none, the dataplane redirects)
+};
+
 struct AuditRecord {
   uint64_t seq = 0;  // increasing
   int64_t at = 0;    // unix seconds
@@ -143,7 +153,12 @@ class StateStore {
   Result<User> users_add(const Caller& caller, const std::string& username,
                          const std::string& password, Role role, bool active);
   Result<User> users_approve(const Caller& caller, const std::string& username);  // admin only
-  Result<std::vector<User>> users_list(const Caller& caller);                     // admin only
+  // Admin only, not oneself: the user can no longer log in, its tokens are revoked in the
+  // same transaction, and sshd stops accepting its homes' keys (authorized_keys_line needs an
+  // active owner). Its homes, mappings and routes stay (approve reactivates); SSH sessions
+  // already open are not cut.
+  Result<User> users_deactivate(const Caller& caller, const std::string& username);
+  Result<std::vector<User>> users_list(const Caller& caller);  // admin only
 
   // ---- authentication ----
   // Checks the password of an active user. Refused (unauthorized, one message for every
@@ -176,7 +191,8 @@ class StateStore {
                                 const std::string& public_key);
 
   // ---- mappings ----
-  // conflict when the hostname is mapped anywhere; forbidden when a port is not the home's.
+  // conflict when the hostname is mapped anywhere or is a system route; forbidden when a port is
+  // not the home's.
   Result<Mapping> mappings_create(const Caller& caller, const std::string& home_id,
                                   const Mapping& mapping);
   Result<Mapping> mappings_update(const Caller& caller, const std::string& home_id,
@@ -186,6 +202,14 @@ class StateStore {
   Result<std::vector<Mapping>> mappings_list(const Caller& caller, const std::string& home_id);
   Result<void> mappings_delete(const Caller& caller, const std::string& home_id,
                                const std::string& hostname);
+
+  // ---- system routes (control's own hostnames) ----
+  // Replaces the set of system routes with routes and projects the change: a hostname no
+  // longer in the set loses its route. Admin only; conflict when a home maps one of the
+  // hostnames (that mapping must go first), invalid for a bad hostname or a missing target.
+  Result<void> system_routes_set(const Caller& caller, const std::vector<SystemRoute>& routes);
+  // Sorted by hostname.
+  Result<std::vector<SystemRoute>> system_routes_list();
 
   // ---- routes projection, audit ----
   // Rebuilds DATA/routes from state in one transaction (admin only); returns the route count.
@@ -216,5 +240,7 @@ Result<std::optional<std::string>> authorized_keys_line(const std::string& data_
 
 // The route a mapping projects to: 127.0.0.1:P for each TLS port, 127.0.0.1:http_port, PROXY v2.
 Result<Route> route_for(const Mapping& mapping);
+// The route a system route projects to: its targets as given, no PROXY header.
+Result<Route> route_for(const SystemRoute& route);
 
 }  // namespace cloudlink::state

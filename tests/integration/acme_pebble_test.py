@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""home-agent/acme against pebble (Debian's ACME test server, real HTTP-01 validation, its DNS
+"""common/acme against pebble (Debian's ACME test server, real HTTP-01 validation, its DNS
 answered by pebble-challtestsrv with 127.0.0.1): a certificate is issued, verifies against
 pebble's root and serves curl over TLS; the account key is kept and reused; a challenge the CA
 cannot reach, or a CA that is not trusted, fails with a clear error and leaves the files that

@@ -1,14 +1,14 @@
-// Test driver for home-agent/acme against a real ACME server (pebble): registers the account
+// Test driver for common/acme against a real ACME server (pebble): registers the account
 // (key file created or reused), answers HTTP-01 from its own responder on --challenge-port,
 // and writes the certificate key (0600) and full chain into --out atomically. Prints one
 // error line and exits 1 on failure; the files are untouched then.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "common/acme/acme_client.h"
+#include "common/acme/challenge_server.h"
+#include "common/acme/secret_file.h"
 #include "common/log.h"
-#include "home-agent/acme/acme_client.h"
-#include "home-agent/acme/challenge_server.h"
-#include "home-agent/acme/secret_file.h"
 
 int main(int argc, char** argv) {
   using namespace cloudlink::acme;

@@ -264,6 +264,20 @@ class ControlApi(unittest.TestCase):
         bogus = type(second)(self.server.port, "A" * 43)
         self.assert_error(bogus.call("GET", "/api/homes"), 401)
 
+    def test_deactivated_user_is_locked_out_until_approved(self):
+        user = self.server.active_user("paused", "paused-password")
+        self.new_home(user, "paused-home")
+        off = self.admin.ok(self, "POST", "/api/admin/users/paused/deactivate")
+        self.assertFalse(off["active"])
+        self.assert_error(user.call("GET", "/api/homes"), 401)
+        self.assert_error(self.server.anonymous().call(
+            "POST", "/api/login", {"username": "paused", "password": "paused-password"}), 401)
+        self.assert_error(self.admin.call("POST", "/api/admin/users/root/deactivate"), 403)
+        self.assert_error(self.admin.call("POST", "/api/admin/users/nobody/deactivate"), 404)
+        self.admin.ok(self, "POST", "/api/admin/users/paused/approve")
+        again = self.server.login("paused", "paused-password")
+        self.assertEqual(len(again.ok(self, "GET", "/api/homes")), 1)
+
     def test_audit_records_who_what_when_and_from_where(self):
         user = self.server.active_user("audited")
         started = int(time.time())
@@ -310,7 +324,7 @@ class ControlApi(unittest.TestCase):
             return {"post": 0, "put": 1, "patch": 1, "get": 2, "delete": 3}[method] + (
                 0.5 if method == "delete" and path.endswith("{id}") else 0)
         operations.sort(key=order)
-        self.assertEqual(len(operations), 23)
+        self.assertEqual(len(operations), 24)
         called = set()
         for path, method, op in operations:
             with self.subTest(op=op["operationId"]):

@@ -1,4 +1,4 @@
-// home-agent/acme's codecs and crypto: base64url vectors and hostile input, the account key's
+// common/acme's codecs and crypto: base64url vectors and hostile input, the account key's
 // JWK and thumbprint, ES256 signatures checked by OpenSSL, the JWS shape, the certificate
 // request's names, and the atomic 0600 file writer.
 #include <gtest/gtest.h>
@@ -9,10 +9,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "home-agent/acme/account_key.h"
-#include "home-agent/acme/base64url.h"
-#include "home-agent/acme/certificate_request.h"
-#include "home-agent/acme/secret_file.h"
+#include "common/acme/account_key.h"
+#include "common/acme/base64url.h"
+#include "common/acme/certificate_request.h"
+#include "common/acme/secret_file.h"
 #include "temp_dir.h"
 
 namespace cloudlink::acme {

@@ -417,6 +417,70 @@ TEST_F(StateStoreTest, RoutesEqualAFreshSync) {
   EXPECT_EQ(routes_now(), incremental);
 }
 
+TEST_F(StateStoreTest, SystemRoutesSurviveSyncAndAreNotClaimable) {
+  Home a = make_home(alice_, "A");
+  ASSERT_OK(store_->mappings_create(alice_, a.id, mapping("app.example.com", {20000})));
+  SystemRoute own;
+  own.hostname = "VPS.example.com";
+  own.tls_target = SocketAddress::parse("127.0.0.1:8443").value();
+  own.http_target = SocketAddress::parse("127.0.0.1:8080").value();
+  EXPECT_EQ(code_of(store_->system_routes_set(alice_, {own})), StateErrc::kForbidden);
+  ASSERT_OK(store_->system_routes_set(admin_, {own}));
+  auto table = RouteTable::open_readonly(dir_.path());
+  ASSERT_OK(table);
+  auto reader = table->make_reader();
+  ASSERT_OK(reader);
+  Route route;
+  ASSERT_EQ(reader->lookup("vps.example.com", route), LookupStatus::kFound);
+  EXPECT_EQ(route.targets()[0].to_string(), "127.0.0.1:8443");
+  EXPECT_EQ(route.http_target.to_string(), "127.0.0.1:8080");
+  EXPECT_EQ(route.home_id(), "control");
+
+  // No home may claim it, whatever the case; a sync and a reopen keep it.
+  auto claimed = store_->mappings_create(alice_, a.id, mapping("vps.EXAMPLE.com", {20001}));
+  EXPECT_EQ(code_of(claimed), StateErrc::kConflict);
+  EXPECT_ERR_WITH(claimed, "reserved for cloudlink-control");
+  ASSERT_OK(store_->sync_routes(admin_));
+  ASSERT_EQ(reader->lookup("vps.example.com", route), LookupStatus::kFound);
+  // Closing one handle of an LMDB environment drops the process's reader locks on it: the
+  // checks after the reopen read through a fresh handle.
+  reader = Result<RouteTable::Reader>(Error(EIO, "closed"));
+  table = Result<RouteTable>(Error(EIO, "closed"));
+  reopen();
+  table = RouteTable::open_readonly(dir_.path());
+  ASSERT_OK(table);
+  reader = table->make_reader();
+  ASSERT_OK(reader);
+  ASSERT_EQ(reader->lookup("vps.example.com", route), LookupStatus::kFound);
+  auto listed = store_->system_routes_list();
+  ASSERT_OK(listed);
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ(listed->front().hostname, "vps.example.com");
+  EXPECT_EQ(listed->front().http_target.to_string(), "127.0.0.1:8080");
+
+  // A hostname a home already maps is refused; the set stays as it was.
+  SystemRoute taken = own;
+  taken.hostname = "app.example.com";
+  EXPECT_EQ(code_of(store_->system_routes_set(admin_, {own, taken})), StateErrc::kConflict);
+  ASSERT_EQ(reader->lookup("vps.example.com", route), LookupStatus::kFound);
+  SystemRoute wild = own;
+  wild.hostname = "*.example.net";
+  EXPECT_EQ(code_of(store_->system_routes_set(admin_, {wild})), StateErrc::kInvalid);
+
+  // Replacing the set removes the route of a hostname no longer in it.
+  SystemRoute other = own;
+  other.hostname = "api.example.com";
+  other.http_target = {};
+  ASSERT_OK(store_->system_routes_set(admin_, {other}));
+  EXPECT_EQ(reader->lookup("vps.example.com", route), LookupStatus::kNotFound);
+  ASSERT_EQ(reader->lookup("api.example.com", route), LookupStatus::kFound);
+  EXPECT_TRUE(route.http_target.empty());
+  ASSERT_OK(store_->mappings_create(alice_, a.id, mapping("vps.example.com", {20001})));
+  reader = Result<RouteTable::Reader>(Error(EIO, "closed"));
+  table = Result<RouteTable>(Error(EIO, "closed"));
+  EXPECT_EQ(routes_now(), routes_expected());
+}
+
 TEST_F(StateStoreTest, AuditRecordsEveryChange) {
   Home a = make_home(alice_, "A");
   ASSERT_OK(store_->mappings_create(alice_, a.id, mapping("app.example.com", {20000})));
@@ -511,6 +575,36 @@ TEST_F(StateStoreTest, ConcurrentWritersKeepRoutesInStep) {
   ASSERT_EQ(::waitpid(child, &status, 0), child);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   EXPECT_EQ(routes_now(), routes_expected());
+}
+
+TEST_F(StateStoreTest, DeactivatedUserLosesLoginTokensAndKeysUntilApproved) {
+  auto home = store_->homes_create(alice_, "A", Keys::make("ed25519"));
+  ASSERT_OK(home);
+  auto token = store_->login("alice", "alice-password", "192.0.2.1");
+  ASSERT_OK(token);
+  EXPECT_EQ(code_of(store_->users_deactivate(bob_, "alice")), StateErrc::kForbidden);
+  EXPECT_EQ(code_of(store_->users_deactivate(admin_, "nobody")), StateErrc::kNotFound);
+  Caller root{"root", Role::kAdmin, "192.0.2.9"};
+  EXPECT_EQ(code_of(store_->users_deactivate(root, "root")), StateErrc::kForbidden);
+
+  auto off = store_->users_deactivate(admin_, "alice");
+  ASSERT_OK(off);
+  EXPECT_FALSE(off->active);
+  EXPECT_EQ(store_->audit_list(admin_, 1)->front().action, "users.deactivate");
+  EXPECT_EQ(code_of(store_->check_token(token->token)), StateErrc::kUnauthorized);
+  EXPECT_EQ(code_of(store_->login("alice", "alice-password", "192.0.2.1")),
+            StateErrc::kUnauthorized);
+  auto line = authorized_keys_line(dir_.path(), "cloudlink", home->key.type, home->key.base64);
+  ASSERT_OK(line);
+  EXPECT_FALSE(line->has_value());
+
+  ASSERT_OK(store_->users_approve(admin_, "alice"));
+  ASSERT_OK(store_->login("alice", "alice-password", "192.0.2.1"));
+  line = authorized_keys_line(dir_.path(), "cloudlink", home->key.type, home->key.base64);
+  ASSERT_OK(line);
+  EXPECT_TRUE(line->has_value());
+  // The old token stays revoked.
+  EXPECT_EQ(code_of(store_->check_token(token->token)), StateErrc::kUnauthorized);
 }
 
 }  // namespace

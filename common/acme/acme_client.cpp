@@ -1,12 +1,12 @@
-#include "home-agent/acme/acme_client.h"
+#include "common/acme/acme_client.h"
 
 #include <httplib.h>
 
 #include <map>
 #include <thread>
 
-#include "home-agent/acme/base64url.h"
-#include "home-agent/acme/certificate_request.h"
+#include "common/acme/base64url.h"
+#include "common/acme/certificate_request.h"
 
 namespace cloudlink::acme {
 namespace {

@@ -1,4 +1,4 @@
-#include "home-agent/acme/account_key.h"
+#include "common/acme/account_key.h"
 
 #include <openssl/core_names.h>
 #include <openssl/err.h>
@@ -7,8 +7,8 @@
 
 #include <array>
 
-#include "home-agent/acme/base64url.h"
-#include "home-agent/acme/secret_file.h"
+#include "common/acme/base64url.h"
+#include "common/acme/secret_file.h"
 
 namespace cloudlink::acme {
 namespace {

@@ -1,4 +1,4 @@
-#include "home-agent/acme/secret_file.h"
+#include "common/acme/secret_file.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -1,4 +1,4 @@
-#include "home-agent/acme/challenge_server.h"
+#include "common/acme/challenge_server.h"
 
 #include <httplib.h>
 

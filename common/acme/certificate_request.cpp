@@ -1,9 +1,9 @@
-#include "home-agent/acme/certificate_request.h"
+#include "common/acme/certificate_request.h"
 
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
-#include "home-agent/acme/openssl_ptr.h"
+#include "common/acme/openssl_ptr.h"
 
 namespace cloudlink::acme {
 namespace {

@@ -1,4 +1,4 @@
-#include "home-agent/acme/base64url.h"
+#include "common/acme/base64url.h"
 
 namespace cloudlink::acme {
 namespace {

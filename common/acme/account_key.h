@@ -7,8 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/acme/openssl_ptr.h"
 #include "common/result.h"
-#include "home-agent/acme/openssl_ptr.h"
 
 namespace cloudlink::acme {
 

@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "common/acme/account_key.h"
 #include "common/result.h"
-#include "home-agent/acme/account_key.h"
 
 namespace cloudlink::acme {
 

@@ -10,8 +10,8 @@
 #include <string>
 #include <thread>
 
+#include "common/acme/acme_client.h"
 #include "common/result.h"
-#include "home-agent/acme/acme_client.h"
 
 namespace httplib {
 class Server;
