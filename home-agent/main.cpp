@@ -5,6 +5,7 @@
 #include "common/log.h"
 #include "home-agent/commands/commands.h"
 #include "home-agent/config/agent_config.h"
+#include "home-agent/enroll/enroll_cli.h"
 
 int main(int argc, char** argv) {
   using namespace cloudlink::home;
@@ -36,11 +37,14 @@ int main(int argc, char** argv) {
       "print-ssh-command", "print the OpenSSH command line(s) equivalent to a service's tunnels");
   ssh_cmd->add_option("HOSTNAME", hostname, "the service's public hostname")->required();
 
+  EnrollCli enroll(app);  // register, expose, unexpose
+
   CLI11_PARSE(app, argc, argv);
   std::string config = config_path(config_flag);
   if (*keygen_cmd) return keygen_command(keygen);
   if (*run_cmd) return run_command(config, run);
   if (*status_cmd) return status_command(config);
   if (*ssh_cmd) return print_ssh_command(config, hostname);
+  if (auto status = enroll.run(config_flag)) return *status;
   return kExitFailure;
 }
