@@ -125,9 +125,18 @@ def wait_for_listen(port, proc=None, timeout=WAIT):
 
 
 def connect(port, timeout=WAIT):
+    dataplane = _dataplane_listening_on.get(port)
+    log_size = dataplane.log_size() if dataplane is not None else 0
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if dataplane is not None:
+        dataplane.mark_client(s.getsockname(), log_size)
     return s
+
+
+# Listening port -> the Dataplane on it, so connect() can tell a dataplane where in its access
+# log a client's line can start (client ports are reused over thousands of flows).
+_dataplane_listening_on = {}
 
 
 # ---- processes ----
@@ -588,14 +597,28 @@ class Dataplane:
         self.proc = Process(testcase, argv, f"dataplane-{self.port}", workdir)
         for p in self.tls_ports + self.http_ports + [self.metrics_port]:
             wait_for_listen(p, self.proc)
+        self._client_marks = {}  # "ip:port" -> access log size when that client connected
+        for p in self.tls_ports + self.http_ports:
+            _dataplane_listening_on[p] = self
+            on_cleanup(testcase, _dataplane_listening_on.pop, p, None)
+
+    def log_size(self):
+        return os.path.getsize(self.proc.stdout_path)
+
+    def mark_client(self, sock_name, log_size):
+        """The access log line of the client at sock_name starts at or after log_size."""
+        self._client_marks[f"{sock_name[0]}:{sock_name[1]}"] = log_size
 
     # access log (stdout)
-    def access_log(self):
-        return [parse_access_line(line) for line in self.proc.stdout_text().splitlines()]
+    def access_log(self, since=0):
+        with open(self.proc.stdout_path, "rb") as f:
+            f.seek(since)
+            text = f.read().decode(errors="replace")
+        return [parse_access_line(line) for line in text.splitlines()]
 
-    def wait_log(self, predicate, what="an access log line", timeout=WAIT):
+    def wait_log(self, predicate, what="an access log line", timeout=WAIT, since=0):
         def find():
-            for entry in self.access_log():
+            for entry in self.access_log(since):
                 if predicate(entry):
                     return entry
             return None
@@ -608,7 +631,8 @@ class Dataplane:
     def log_for(self, client_sock_name, timeout=WAIT):
         """The access log line of the connection whose client end had this (ip, port)."""
         client = f"{client_sock_name[0]}:{client_sock_name[1]}"
-        return self.wait_log(lambda e: e["client"] == client, f"access log for {client}", timeout)
+        return self.wait_log(lambda e: e["client"] == client, f"access log for {client}", timeout,
+                             since=self._client_marks.get(client, 0))
 
     # metrics
     def metrics_text(self):
