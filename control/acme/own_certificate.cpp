@@ -32,16 +32,23 @@ std::string utc(SystemTime t) {
   return text;
 }
 
-// Why the files in the TLS directory cannot be served as they are ("" when they can).
-std::string pair_problem(const OwnCertificateOptions& options) {
+// Why the files in the TLS directory cannot be served as they are ("" when they can). A file
+// that exists but cannot be read is an error: it may hold a working certificate that this
+// process is merely not allowed to see, and nothing may overwrite that.
+Result<std::string> pair_problem(const OwnCertificateOptions& options) {
   auto chain = ca::read_small_file(options.chain_file());
-  if (!chain) return chain.error().message();
   auto key = ca::read_small_file(options.key_file());
+  for (const auto* file : {&chain, &key}) {
+    if (!*file && file->error().code() != std::errc::no_such_file_or_directory) {
+      return file->error();
+    }
+  }
+  if (!chain) return chain.error().message();
   if (!key) return key.error().message();
   if (auto matches = ca::check_key_matches(*chain, *key); !matches) {
     return options.tls_dir + ": " + matches.error().message();
   }
-  return {};
+  return std::string();
 }
 
 // Up to a tenth more than delay, so controls that failed together do not retry together.
@@ -62,9 +69,12 @@ Result<SocketAddress> reachable_address(const std::string& host, uint16_t port) 
   return SocketAddress::parse((v6 ? "[" + reach + "]" : reach) + ":" + std::to_string(port));
 }
 
-OwnCertificate::OwnCertificate(OwnCertificateOptions options) : options_(std::move(options)) {}
+OwnCertificate::OwnCertificate(OwnCertificateOptions options) : options_(std::move(options)) {
+  options_.acme.cancelled = [this] { return cancel_.load(); };
+}
 
 OwnCertificate::~OwnCertificate() {
+  cancel_.store(true);
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
@@ -81,8 +91,9 @@ Result<std::unique_ptr<OwnCertificate>> OwnCertificate::prepare(OwnCertificateOp
       return errno_error(dir);
     }
   }
-  const std::string problem = pair_problem(options);
-  if (!problem.empty()) {
+  auto problem = pair_problem(options);
+  if (!problem) return problem.error();
+  if (!problem->empty()) {
     const auto now = system_clock::now();
     auto placeholder = ca::make_self_signed_certificate(
         options.hostname, now - std::chrono::hours(1), now + kPlaceholderLifetime);
@@ -94,7 +105,7 @@ Result<std::unique_ptr<OwnCertificate>> OwnCertificate::prepare(OwnCertificateOp
       return w.error();
     }
     log_line("acme: %s; serving a self-signed placeholder for %s until the CA answers",
-             problem.c_str(), options.hostname.c_str());
+             problem->c_str(), options.hostname.c_str());
   }
   return std::unique_ptr<OwnCertificate>(new OwnCertificate(std::move(options)));
 }
@@ -122,7 +133,8 @@ Result<void> OwnCertificate::start(state::StateStore& store, const SocketAddress
 }
 
 std::optional<ca::CertificateInfo> OwnCertificate::current() const {
-  if (!pair_problem(options_).empty()) return std::nullopt;
+  auto problem = pair_problem(options_);
+  if (!problem || !problem->empty()) return std::nullopt;
   auto chain = ca::read_small_file(options_.chain_file());
   if (!chain) return std::nullopt;
   auto info = ca::read_certificate_info(*chain);
@@ -176,6 +188,7 @@ void OwnCertificate::run() {
     lock.unlock();
     auto obtained = obtain();
     lock.lock();
+    if (stopping_) break;
     if (obtained) {
       failures = 0;
       log_line("acme: new certificate for %s (valid until %s) in %s", options_.hostname.c_str(),

@@ -8,6 +8,7 @@
 // up; a failed order leaves the files as they were.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -42,9 +43,10 @@ class OwnCertificate {
   // Before the TLS listener binds: creates the TLS directory and the account key's (0700,
   // when absent) and, when it lacks a key
   // and chain that belong together, writes a self-signed placeholder pair (logged) so the
-  // listener can start before the CA has answered.
+  // listener can start before the CA has answered. A key or chain file that exists but cannot
+  // be read is an error, and the files are left alone.
   static Result<std::unique_ptr<OwnCertificate>> prepare(OwnCertificateOptions options);
-  // Stops the renewal thread (an order in flight runs to its deadline first).
+  // Stops the renewal thread (an order in flight stops after its current request).
   ~OwnCertificate();
   OwnCertificate(const OwnCertificate&) = delete;
   OwnCertificate& operator=(const OwnCertificate&) = delete;
@@ -65,7 +67,8 @@ class OwnCertificate {
   std::unique_ptr<cloudlink::acme::HttpChallengeServer> responder_;
   std::mutex mutex_;
   std::condition_variable wake_;
-  bool stopping_ = false;
+  bool stopping_ = false;            // under mutex_, for the waits
+  std::atomic<bool> cancel_{false};  // the same, for an order in flight
   std::thread thread_;
 };
 

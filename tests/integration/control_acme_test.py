@@ -9,6 +9,7 @@ is one clear log line, the files stay as they were and control keeps serving."""
 import http.client
 import json
 import os
+import signal
 import socket
 import ssl
 import subprocess
@@ -140,7 +141,8 @@ class ControlAcme(unittest.TestCase):
 
         # A restart with a valid certificate orders nothing and serves the same one.
         before = read(chain)
-        proc.stop()
+        proc.send_signal(signal.SIGTERM)
+        self.assertEqual(proc.wait(), 0, proc.stderr_text())
         proc, _ = self.serve(NAME, self.data, tls_dir, "restarted")
         self.wait_log(proc, f"the certificate for {NAME} is valid until")
         self.assertNotIn("new certificate", proc.stderr_text())
@@ -174,6 +176,27 @@ class ControlAcme(unittest.TestCase):
                    os.path.join(tls_dir, "fullchain.pem"), "--resolve",
                    f"{BAD_NAME}:{port}:127.0.0.1", f"https://{BAD_NAME}:{port}/api/health"])
         self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_start_errors_are_one_clear_line(self):
+        base = [h.CONTROL, "serve", "--data", os.path.join(self.work, "var-errors"),
+                "--listen-tls", "127.0.0.1:0", "--acme-directory", self.ca.directory]
+        tls_dir = os.path.join(self.work, "tls-errors")
+        r = h.run(base + ["--acme-hostname", "*.vps.test", "--tls-dir", tls_dir])
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("not a wildcard", r.stderr)
+        r = h.run(base + ["--acme-hostname", NAME])
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("--tls-dir", r.stderr)
+        r = h.run(base + ["--acme-hostname", NAME, "--tls-dir", tls_dir, "--tls-cert", "x.pem"])
+        self.assertEqual(r.returncode, 2, r.stderr)
+        # A key file control cannot read may be a working one: it is an error, never replaced.
+        os.makedirs(os.path.join(tls_dir, "key.pem"))
+        with open(os.path.join(tls_dir, "fullchain.pem"), "w") as f:
+            f.write("kept\n")
+        r = h.run(base + ["--acme-hostname", NAME, "--tls-dir", tls_dir])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("key.pem", r.stderr)
+        self.assertEqual(read(os.path.join(tls_dir, "fullchain.pem")), b"kept\n")
 
 
 if __name__ == "__main__":
