@@ -110,6 +110,20 @@ Result<std::unique_ptr<OwnCertificate>> OwnCertificate::prepare(OwnCertificateOp
   return std::unique_ptr<OwnCertificate>(new OwnCertificate(std::move(options)));
 }
 
+void OwnCertificate::attach_metrics(prometheus::Registry& registry) {
+  expiry_ = &prometheus::BuildGauge()
+                 .Name("cloudlink_control_certificate_expiry_timestamp_seconds")
+                 .Help("notAfter of control's own CA certificate (0: none, a placeholder)")
+                 .Register(registry)
+                 .Add({{"hostname", options_.hostname}});
+  auto& orders = prometheus::BuildCounter()
+                     .Name("cloudlink_control_acme_orders_total")
+                     .Help("ACME orders for control's own certificate, by result")
+                     .Register(registry);
+  orders_ok_ = &orders.Add({{"result", "ok"}});
+  orders_failed_ = &orders.Add({{"result", "error"}});
+}
+
 Result<void> OwnCertificate::start(state::StateStore& store, const SocketAddress& tls_target) {
   auto responder = ca::HttpChallengeServer::start(options_.challenge_host, options_.challenge_port);
   if (!responder) return responder.error();
@@ -175,6 +189,10 @@ void OwnCertificate::run() {
   while (!stopping_) {
     const auto info = current();
     const SystemTime due = renewal_time(info, options_.hostname);
+    if (expiry_ != nullptr) {
+      const bool from_ca = info && !info->self_issued;
+      expiry_->Set(from_ca ? static_cast<double>(system_clock::to_time_t(info->not_after)) : 0.0);
+    }
     const auto now = system_clock::now();
     if (due > now) {
       if (due != announced) {
@@ -189,6 +207,9 @@ void OwnCertificate::run() {
     auto obtained = obtain();
     lock.lock();
     if (stopping_) break;
+    if (auto* counter = obtained ? orders_ok_ : orders_failed_; counter != nullptr) {
+      counter->Increment();
+    }
     if (obtained) {
       failures = 0;
       log_line("acme: new certificate for %s (valid until %s) in %s", options_.hostname.c_str(),

@@ -16,6 +16,10 @@
 #include <string>
 #include <thread>
 
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+
 #include "common/acme/acme_client.h"
 #include "common/acme/challenge_server.h"
 #include "common/result.h"
@@ -51,6 +55,11 @@ class OwnCertificate {
   OwnCertificate(const OwnCertificate&) = delete;
   OwnCertificate& operator=(const OwnCertificate&) = delete;
 
+  // Registers, before start(): cloudlink_control_certificate_expiry_timestamp_seconds
+  // {hostname} (notAfter of the CA certificate served; 0 while there is none, e.g. the
+  // placeholder) and cloudlink_control_acme_orders_total{result="ok"|"error"}.
+  void attach_metrics(prometheus::Registry& registry);
+
   // Once the TLS listener is bound at tls_target: binds the challenge responder, writes the
   // system route for the hostname (conflict when a home maps it) and starts the renewal
   // thread. Call it after the process has blocked its stop signals: it starts threads.
@@ -70,6 +79,9 @@ class OwnCertificate {
   bool stopping_ = false;            // under mutex_, for the waits
   std::atomic<bool> cancel_{false};  // the same, for an order in flight
   std::thread thread_;
+  prometheus::Gauge* expiry_ = nullptr;
+  prometheus::Counter* orders_ok_ = nullptr;
+  prometheus::Counter* orders_failed_ = nullptr;
 };
 
 // Where the dataplane reaches a listener bound at host:port: the host itself, or loopback

@@ -15,6 +15,7 @@ import ssl
 import subprocess
 import sys
 import threading
+import time
 import unittest
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -117,6 +118,13 @@ class ControlAcme(unittest.TestCase):
         self.dp.wait_log(lambda e: e["sni"] == NAME and e["target"] == responder,
                          "pebble's validation request in the access log")
 
+        self.wait_log(proc, f"the certificate for {NAME} is valid until")  # after the gauge
+        metrics = h.parse_metrics(self.curl_through_dataplane("/metrics", self.ca.root).stdout)
+        self.assertEqual(metrics[("cloudlink_control_acme_orders_total", (("result", "ok"),))], 1)
+        expiry = metrics[("cloudlink_control_certificate_expiry_timestamp_seconds",
+                          (("hostname", NAME),))]
+        self.assertGreater(expiry, time.time() + 86400)
+
         # The route is control's: `routes sync` keeps it, and no home can map the name.
         s = h.run([h.CONTROL, "routes", "sync", "--data", self.data])
         self.assertEqual(s.returncode, 0, s.stderr)
@@ -176,6 +184,12 @@ class ControlAcme(unittest.TestCase):
                    os.path.join(tls_dir, "fullchain.pem"), "--resolve",
                    f"{BAD_NAME}:{port}:127.0.0.1", f"https://{BAD_NAME}:{port}/api/health"])
         self.assertEqual(r.returncode, 0, r.stderr)
+        r = h.run(["curl", "-sS", "--max-time", "10", "-k", f"https://127.0.0.1:{port}/metrics"])
+        metrics = h.parse_metrics(r.stdout)
+        self.assertGreaterEqual(
+            metrics[("cloudlink_control_acme_orders_total", (("result", "error"),))], 1)
+        self.assertEqual(metrics[("cloudlink_control_certificate_expiry_timestamp_seconds",
+                                  (("hostname", BAD_NAME),))], 0)
 
     def test_start_errors_are_one_clear_line(self):
         base = [h.CONTROL, "serve", "--data", os.path.join(self.work, "var-errors"),
