@@ -184,6 +184,7 @@ Result<SystemTime> OwnCertificate::obtain() {
 
 void OwnCertificate::run() {
   unsigned failures = 0;
+  bool just_obtained = false;
   SystemTime announced{};
   std::unique_lock lock(mutex_);
   while (!stopping_) {
@@ -200,16 +201,24 @@ void OwnCertificate::run() {
                  options_.hostname.c_str(), utc(info->not_after).c_str(), utc(due).c_str());
         announced = due;
       }
+      just_obtained = false;
       wake_.wait_until(lock, std::min(due, now + kMaxSleep), [this] { return stopping_; });
       continue;
     }
-    lock.unlock();
-    auto obtained = obtain();
-    lock.lock();
-    if (stopping_) break;
-    if (auto* counter = obtained ? orders_ok_ : orders_failed_; counter != nullptr) {
-      counter->Increment();
+    // Right after a success the files must not ask for another order; if they do, waiting
+    // like after a failure keeps a broken file from turning into a stream of orders.
+    Result<SystemTime> obtained = Error(
+        std::error_code(), "acme: the certificate just written is not usable: " + options_.tls_dir);
+    if (!just_obtained) {
+      lock.unlock();
+      obtained = obtain();
+      lock.lock();
+      if (stopping_) break;
+      if (auto* counter = obtained ? orders_ok_ : orders_failed_; counter != nullptr) {
+        counter->Increment();
+      }
     }
+    just_obtained = obtained.ok();
     if (obtained) {
       failures = 0;
       log_line("acme: new certificate for %s (valid until %s) in %s", options_.hostname.c_str(),
