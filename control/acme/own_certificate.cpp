@@ -125,7 +125,8 @@ void OwnCertificate::attach_metrics(prometheus::Registry& registry) {
 }
 
 Result<void> OwnCertificate::start(state::StateStore& store, const SocketAddress& tls_target) {
-  auto responder = ca::HttpChallengeServer::start(options_.challenge_host, options_.challenge_port);
+  auto responder = ca::HttpChallengeServer::start(options_.challenge_host, options_.challenge_port,
+                                                  options_.hostname);
   if (!responder) return responder.error();
   responder_ = std::move(responder.value());
   state::SystemRoute route;

@@ -125,6 +125,13 @@ class ControlAcme(unittest.TestCase):
                           (("hostname", NAME),))]
         self.assertGreater(expiry, time.time() + 86400)
 
+        # Anything else on :80 for the name is sent to https, as for a name without HTTP target.
+        r = h.run(["curl", "-sS", "-i", "--max-time", "10", "--resolve",
+                   f"{NAME}:{self.dp.http_ports[0]}:127.0.0.1",
+                   f"http://{NAME}:{self.dp.http_ports[0]}/api/health?x=1"])
+        self.assertIn("HTTP/1.1 308", r.stdout)
+        self.assertIn(f"Location: https://{NAME}/api/health?x=1", r.stdout)
+
         # The route is control's: `routes sync` keeps it, and no home can map the name.
         s = h.run([h.CONTROL, "routes", "sync", "--data", self.data])
         self.assertEqual(s.returncode, 0, s.stderr)
