@@ -1,11 +1,13 @@
 // cloudlink-control: the admin CLI. Parses arguments and prints; the commands live in the
 // cloudlink_control library.
 #include <CLI/CLI.hpp>
+#include <cctype>
 #include <cstdio>
 #include <iostream>
 #include <string>
 #include <tuple>
 
+#include "common/hostname.h"
 #include "common/log.h"
 #include "control/api/serve_api.h"
 #include "control/route_commands.h"
@@ -211,6 +213,15 @@ int main(int argc, char** argv) {
     if (!acme.hostname.empty()) {
       if (acme.acme.directory_url.empty() || acme.tls_dir.empty()) {
         cloudlink::log_line("--acme-hostname needs --acme-directory and --tls-dir");
+        return cloudlink::control::kExitUsage;
+      }
+      for (char& c : acme.hostname)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (auto valid = cloudlink::validate_route_hostname(acme.hostname);
+          !valid || acme.hostname.front() == '*') {
+        cloudlink::log_line("--acme-hostname %s: %s", acme.hostname.c_str(),
+                            valid ? "a certificate for control's own name is not a wildcard"
+                                  : valid.error().context().c_str());
         return cloudlink::control::kExitUsage;
       }
       auto challenge = cloudlink::control::parse_listen(acme_challenge_listen);

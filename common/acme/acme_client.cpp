@@ -122,8 +122,20 @@ Result<std::string> AcmeClient::fresh_nonce() {
   return nonce;
 }
 
+Result<void> AcmeClient::pause(std::chrono::milliseconds wait) {
+  constexpr std::chrono::milliseconds kSlice{100};
+  const auto until = Clock::now() + wait;
+  for (;;) {
+    if (options_.cancelled && options_.cancelled()) return acme_error("cancelled");
+    const auto now = Clock::now();
+    if (now >= until) return ok();
+    std::this_thread::sleep_for(std::min<Clock::duration>(kSlice, until - now));
+  }
+}
+
 Result<AcmeClient::Reply> AcmeClient::post_once(const std::string& url,
                                                 const std::string& payload) {
+  if (options_.cancelled && options_.cancelled()) return acme_error("cancelled");
   auto nonce = fresh_nonce();
   if (!nonce) return nonce.error();
   auto jws = key_.sign(payload, *nonce, url, account_url_);
@@ -183,7 +195,7 @@ Result<AcmeClient::Reply> AcmeClient::poll(const std::string& url, Clock::time_p
       return acme_error(url + " still " + status + " at the deadline");
     }
     auto wait = reply->retry_after.count() > 0 ? reply->retry_after : options_.poll_interval;
-    std::this_thread::sleep_for(wait);
+    if (auto paused = pause(wait); !paused) return paused.error();
   }
 }
 

@@ -24,6 +24,9 @@ struct AcmeOptions {
   std::chrono::milliseconds request_timeout{10000};
   std::chrono::milliseconds poll_interval{1000};  // when the server gives no Retry-After
   std::chrono::milliseconds order_deadline{120000};
+  // Asked between requests and every 100 ms of a wait: true stops the order with an error, so
+  // a program shutting down waits for one request at most, not for the order's deadline.
+  std::function<bool()> cancelled;
 };
 
 // Makes http://HOST/.well-known/acme-challenge/TOKEN answer key_authorization while the
@@ -61,6 +64,8 @@ class AcmeClient {
   // A signed POST (payload "" is POST-as-GET); retried once when the nonce was refused.
   Result<Reply> post(const std::string& url, const std::string& payload);
   Result<Reply> post_once(const std::string& url, const std::string& payload);
+  // Sleeps for wait, in slices, unless options_.cancelled says stop (then an error).
+  Result<void> pause(std::chrono::milliseconds wait);
   // POST-as-GET url until its "status" leaves pending/processing (or the deadline).
   Result<Reply> poll(const std::string& url, std::chrono::steady_clock::time_point deadline);
   Result<void> authorize(const std::string& authorization_url, ChallengeResponder& responder,

@@ -1,7 +1,9 @@
 // Answers HTTP-01 challenges: GET /.well-known/acme-challenge/TOKEN → the key authorization,
-// for the tokens published now; 404 for anything else. Plain HTTP on a local address: the
-// agent points a temporary mapping's tunnel at it, so the CA reaches it through dataplane :80
-// → sshd → agent. Runs its own thread; stops when destroyed.
+// for the tokens published now; anything else gets 404, or, when the server was started with a
+// redirect host, 308 to https://that-host/same-target (what the dataplane answers on :80 for a
+// name without an HTTP target: a responder that serves a name for good should not hide it). Plain
+// HTTP on a local address: the agent points a temporary mapping's tunnel at it, so the CA reaches
+// it through dataplane :80 → sshd → agent. Runs its own thread; stops when destroyed.
 #pragma once
 
 #include <map>
@@ -22,7 +24,8 @@ namespace cloudlink::acme {
 class HttpChallengeServer final : public ChallengeResponder {
  public:
   // Binds host:port (0: any free port) and starts serving.
-  static Result<std::unique_ptr<HttpChallengeServer>> start(const std::string& host, uint16_t port);
+  static Result<std::unique_ptr<HttpChallengeServer>> start(const std::string& host, uint16_t port,
+                                                            std::string redirect_host = {});
   ~HttpChallengeServer() override;
 
   uint16_t port() const { return port_; }

@@ -32,16 +32,23 @@ std::string utc(SystemTime t) {
   return text;
 }
 
-// Why the files in the TLS directory cannot be served as they are ("" when they can).
-std::string pair_problem(const OwnCertificateOptions& options) {
+// Why the files in the TLS directory cannot be served as they are ("" when they can). A file
+// that exists but cannot be read is an error: it may hold a working certificate that this
+// process is merely not allowed to see, and nothing may overwrite that.
+Result<std::string> pair_problem(const OwnCertificateOptions& options) {
   auto chain = ca::read_small_file(options.chain_file());
-  if (!chain) return chain.error().message();
   auto key = ca::read_small_file(options.key_file());
+  for (const auto* file : {&chain, &key}) {
+    if (!*file && file->error().code() != std::errc::no_such_file_or_directory) {
+      return file->error();
+    }
+  }
+  if (!chain) return chain.error().message();
   if (!key) return key.error().message();
   if (auto matches = ca::check_key_matches(*chain, *key); !matches) {
     return options.tls_dir + ": " + matches.error().message();
   }
-  return {};
+  return std::string();
 }
 
 // Up to a tenth more than delay, so controls that failed together do not retry together.
@@ -62,9 +69,12 @@ Result<SocketAddress> reachable_address(const std::string& host, uint16_t port) 
   return SocketAddress::parse((v6 ? "[" + reach + "]" : reach) + ":" + std::to_string(port));
 }
 
-OwnCertificate::OwnCertificate(OwnCertificateOptions options) : options_(std::move(options)) {}
+OwnCertificate::OwnCertificate(OwnCertificateOptions options) : options_(std::move(options)) {
+  options_.acme.cancelled = [this] { return cancel_.load(); };
+}
 
 OwnCertificate::~OwnCertificate() {
+  cancel_.store(true);
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
@@ -81,8 +91,9 @@ Result<std::unique_ptr<OwnCertificate>> OwnCertificate::prepare(OwnCertificateOp
       return errno_error(dir);
     }
   }
-  const std::string problem = pair_problem(options);
-  if (!problem.empty()) {
+  auto problem = pair_problem(options);
+  if (!problem) return problem.error();
+  if (!problem->empty()) {
     const auto now = system_clock::now();
     auto placeholder = ca::make_self_signed_certificate(
         options.hostname, now - std::chrono::hours(1), now + kPlaceholderLifetime);
@@ -94,13 +105,28 @@ Result<std::unique_ptr<OwnCertificate>> OwnCertificate::prepare(OwnCertificateOp
       return w.error();
     }
     log_line("acme: %s; serving a self-signed placeholder for %s until the CA answers",
-             problem.c_str(), options.hostname.c_str());
+             problem->c_str(), options.hostname.c_str());
   }
   return std::unique_ptr<OwnCertificate>(new OwnCertificate(std::move(options)));
 }
 
+void OwnCertificate::attach_metrics(prometheus::Registry& registry) {
+  expiry_ = &prometheus::BuildGauge()
+                 .Name("cloudlink_control_certificate_expiry_timestamp_seconds")
+                 .Help("notAfter of control's own CA certificate (0: none, a placeholder)")
+                 .Register(registry)
+                 .Add({{"hostname", options_.hostname}});
+  auto& orders = prometheus::BuildCounter()
+                     .Name("cloudlink_control_acme_orders_total")
+                     .Help("ACME orders for control's own certificate, by result")
+                     .Register(registry);
+  orders_ok_ = &orders.Add({{"result", "ok"}});
+  orders_failed_ = &orders.Add({{"result", "error"}});
+}
+
 Result<void> OwnCertificate::start(state::StateStore& store, const SocketAddress& tls_target) {
-  auto responder = ca::HttpChallengeServer::start(options_.challenge_host, options_.challenge_port);
+  auto responder = ca::HttpChallengeServer::start(options_.challenge_host, options_.challenge_port,
+                                                  options_.hostname);
   if (!responder) return responder.error();
   responder_ = std::move(responder.value());
   state::SystemRoute route;
@@ -122,7 +148,8 @@ Result<void> OwnCertificate::start(state::StateStore& store, const SocketAddress
 }
 
 std::optional<ca::CertificateInfo> OwnCertificate::current() const {
-  if (!pair_problem(options_).empty()) return std::nullopt;
+  auto problem = pair_problem(options_);
+  if (!problem || !problem->empty()) return std::nullopt;
   auto chain = ca::read_small_file(options_.chain_file());
   if (!chain) return std::nullopt;
   auto info = ca::read_certificate_info(*chain);
@@ -158,11 +185,16 @@ Result<SystemTime> OwnCertificate::obtain() {
 
 void OwnCertificate::run() {
   unsigned failures = 0;
+  bool just_obtained = false;
   SystemTime announced{};
   std::unique_lock lock(mutex_);
   while (!stopping_) {
     const auto info = current();
     const SystemTime due = renewal_time(info, options_.hostname);
+    if (expiry_ != nullptr) {
+      const bool from_ca = info && !info->self_issued;
+      expiry_->Set(from_ca ? static_cast<double>(system_clock::to_time_t(info->not_after)) : 0.0);
+    }
     const auto now = system_clock::now();
     if (due > now) {
       if (due != announced) {
@@ -170,12 +202,24 @@ void OwnCertificate::run() {
                  options_.hostname.c_str(), utc(info->not_after).c_str(), utc(due).c_str());
         announced = due;
       }
+      just_obtained = false;
       wake_.wait_until(lock, std::min(due, now + kMaxSleep), [this] { return stopping_; });
       continue;
     }
-    lock.unlock();
-    auto obtained = obtain();
-    lock.lock();
+    // Right after a success the files must not ask for another order; if they do, waiting
+    // like after a failure keeps a broken file from turning into a stream of orders.
+    Result<SystemTime> obtained = Error(
+        std::error_code(), "acme: the certificate just written is not usable: " + options_.tls_dir);
+    if (!just_obtained) {
+      lock.unlock();
+      obtained = obtain();
+      lock.lock();
+      if (stopping_) break;
+      if (auto* counter = obtained ? orders_ok_ : orders_failed_; counter != nullptr) {
+        counter->Increment();
+      }
+    }
+    just_obtained = obtained.ok();
     if (obtained) {
       failures = 0;
       log_line("acme: new certificate for %s (valid until %s) in %s", options_.hostname.c_str(),

@@ -8,12 +8,17 @@
 // up; a failed order leaves the files as they were.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
 
 #include "common/acme/acme_client.h"
 #include "common/acme/challenge_server.h"
@@ -42,12 +47,18 @@ class OwnCertificate {
   // Before the TLS listener binds: creates the TLS directory and the account key's (0700,
   // when absent) and, when it lacks a key
   // and chain that belong together, writes a self-signed placeholder pair (logged) so the
-  // listener can start before the CA has answered.
+  // listener can start before the CA has answered. A key or chain file that exists but cannot
+  // be read is an error, and the files are left alone.
   static Result<std::unique_ptr<OwnCertificate>> prepare(OwnCertificateOptions options);
-  // Stops the renewal thread (an order in flight runs to its deadline first).
+  // Stops the renewal thread (an order in flight stops after its current request).
   ~OwnCertificate();
   OwnCertificate(const OwnCertificate&) = delete;
   OwnCertificate& operator=(const OwnCertificate&) = delete;
+
+  // Registers, before start(): cloudlink_control_certificate_expiry_timestamp_seconds
+  // {hostname} (notAfter of the CA certificate served; 0 while there is none, e.g. the
+  // placeholder) and cloudlink_control_acme_orders_total{result="ok"|"error"}.
+  void attach_metrics(prometheus::Registry& registry);
 
   // Once the TLS listener is bound at tls_target: binds the challenge responder, writes the
   // system route for the hostname (conflict when a home maps it) and starts the renewal
@@ -65,8 +76,12 @@ class OwnCertificate {
   std::unique_ptr<cloudlink::acme::HttpChallengeServer> responder_;
   std::mutex mutex_;
   std::condition_variable wake_;
-  bool stopping_ = false;
+  bool stopping_ = false;            // under mutex_, for the waits
+  std::atomic<bool> cancel_{false};  // the same, for an order in flight
   std::thread thread_;
+  prometheus::Gauge* expiry_ = nullptr;
+  prometheus::Counter* orders_ok_ = nullptr;
+  prometheus::Counter* orders_failed_ = nullptr;
 };
 
 // Where the dataplane reaches a listener bound at host:port: the host itself, or loopback

@@ -12,10 +12,11 @@ int run_api_serve(ApiServeOptions options) {
     return 1;
   }
   ApiContext context{**store, options.ssh};
-  options.serve.add_routes = [&context](http::Server& server) {
+  std::unique_ptr<acme::OwnCertificate> own;
+  options.serve.add_routes = [&context, &own](http::Server& server) {
+    if (own) own->attach_metrics(*server.metrics().registry());
     return add_api_routes(server, context);
   };
-  std::unique_ptr<acme::OwnCertificate> own;
   if (options.own_certificate) {
     auto prepared = acme::OwnCertificate::prepare(*options.own_certificate);
     if (!prepared) {

@@ -9,11 +9,13 @@ is one clear log line, the files stay as they were and control keeps serving."""
 import http.client
 import json
 import os
+import signal
 import socket
 import ssl
 import subprocess
 import sys
 import threading
+import time
 import unittest
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -116,6 +118,20 @@ class ControlAcme(unittest.TestCase):
         self.dp.wait_log(lambda e: e["sni"] == NAME and e["target"] == responder,
                          "pebble's validation request in the access log")
 
+        self.wait_log(proc, f"the certificate for {NAME} is valid until")  # after the gauge
+        metrics = h.parse_metrics(self.curl_through_dataplane("/metrics", self.ca.root).stdout)
+        self.assertEqual(metrics[("cloudlink_control_acme_orders_total", (("result", "ok"),))], 1)
+        expiry = metrics[("cloudlink_control_certificate_expiry_timestamp_seconds",
+                          (("hostname", NAME),))]
+        self.assertGreater(expiry, time.time() + 86400)
+
+        # Anything else on :80 for the name is sent to https, as for a name without HTTP target.
+        r = h.run(["curl", "-sS", "-i", "--max-time", "10", "--resolve",
+                   f"{NAME}:{self.dp.http_ports[0]}:127.0.0.1",
+                   f"http://{NAME}:{self.dp.http_ports[0]}/api/health?x=1"])
+        self.assertIn("HTTP/1.1 308", r.stdout)
+        self.assertIn(f"Location: https://{NAME}/api/health?x=1", r.stdout)
+
         # The route is control's: `routes sync` keeps it, and no home can map the name.
         s = h.run([h.CONTROL, "routes", "sync", "--data", self.data])
         self.assertEqual(s.returncode, 0, s.stderr)
@@ -140,7 +156,8 @@ class ControlAcme(unittest.TestCase):
 
         # A restart with a valid certificate orders nothing and serves the same one.
         before = read(chain)
-        proc.stop()
+        proc.send_signal(signal.SIGTERM)
+        self.assertEqual(proc.wait(), 0, proc.stderr_text())
         proc, _ = self.serve(NAME, self.data, tls_dir, "restarted")
         self.wait_log(proc, f"the certificate for {NAME} is valid until")
         self.assertNotIn("new certificate", proc.stderr_text())
@@ -174,6 +191,33 @@ class ControlAcme(unittest.TestCase):
                    os.path.join(tls_dir, "fullchain.pem"), "--resolve",
                    f"{BAD_NAME}:{port}:127.0.0.1", f"https://{BAD_NAME}:{port}/api/health"])
         self.assertEqual(r.returncode, 0, r.stderr)
+        r = h.run(["curl", "-sS", "--max-time", "10", "-k", f"https://127.0.0.1:{port}/metrics"])
+        metrics = h.parse_metrics(r.stdout)
+        self.assertGreaterEqual(
+            metrics[("cloudlink_control_acme_orders_total", (("result", "error"),))], 1)
+        self.assertEqual(metrics[("cloudlink_control_certificate_expiry_timestamp_seconds",
+                                  (("hostname", BAD_NAME),))], 0)
+
+    def test_start_errors_are_one_clear_line(self):
+        base = [h.CONTROL, "serve", "--data", os.path.join(self.work, "var-errors"),
+                "--listen-tls", "127.0.0.1:0", "--acme-directory", self.ca.directory]
+        tls_dir = os.path.join(self.work, "tls-errors")
+        r = h.run(base + ["--acme-hostname", "*.vps.test", "--tls-dir", tls_dir])
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("not a wildcard", r.stderr)
+        r = h.run(base + ["--acme-hostname", NAME])
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("--tls-dir", r.stderr)
+        r = h.run(base + ["--acme-hostname", NAME, "--tls-dir", tls_dir, "--tls-cert", "x.pem"])
+        self.assertEqual(r.returncode, 2, r.stderr)
+        # A key file control cannot read may be a working one: it is an error, never replaced.
+        os.makedirs(os.path.join(tls_dir, "key.pem"))
+        with open(os.path.join(tls_dir, "fullchain.pem"), "w") as f:
+            f.write("kept\n")
+        r = h.run(base + ["--acme-hostname", NAME, "--tls-dir", tls_dir])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("key.pem", r.stderr)
+        self.assertEqual(read(os.path.join(tls_dir, "fullchain.pem")), b"kept\n")
 
 
 if __name__ == "__main__":

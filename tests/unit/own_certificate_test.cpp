@@ -1,10 +1,13 @@
 // Control's own certificate: what it reads from a chain (validity, names, self-issued), the
 // placeholder it serves before the CA answers, when it renews and how it backs off.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include "common/acme/certificate_info.h"
+#include "common/acme/secret_file.h"
 #include "control/acme/own_certificate.h"
 #include "control/acme/renewal.h"
+#include "temp_dir.h"
 #include "test_result.h"
 
 namespace cloudlink::control::acme {
@@ -80,6 +83,71 @@ TEST(OwnCertificate, ReachableAddressOfAWildcardBindIsLoopback) {
   EXPECT_EQ(reachable_address("::", 8443).value().to_string(), "[::1]:8443");
   EXPECT_EQ(reachable_address("127.0.0.2", 443).value().to_string(), "127.0.0.2:443");
   EXPECT_EQ(reachable_address("::1", 443).value().to_string(), "[::1]:443");
+}
+
+class Prepare : public ::testing::Test {
+ protected:
+  OwnCertificateOptions options() {
+    OwnCertificateOptions o;
+    o.hostname = "vps.example.com";
+    o.tls_dir = dir_.path() + "/tls";
+    o.account_key_file = dir_.path() + "/acme/account.pem";
+    return o;
+  }
+  static std::string read(const std::string& path) {
+    auto text = ca::read_small_file(path);
+    return text ? text.value() : "error: " + text.error().message();
+  }
+  static mode_t mode(const std::string& path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 ? st.st_mode & 0777 : 0;
+  }
+  cloudlink::testing::TempDir dir_;
+};
+
+TEST_F(Prepare, WritesAPlaceholderWhenThereIsNoCertificate) {
+  auto o = options();
+  ASSERT_OK(OwnCertificate::prepare(o));
+  EXPECT_EQ(mode(o.tls_dir), 0700u);
+  EXPECT_EQ(mode(dir_.path() + "/acme"), 0700u);
+  EXPECT_EQ(mode(o.key_file()), 0600u);
+  EXPECT_OK(ca::check_key_matches(read(o.chain_file()), read(o.key_file())));
+  auto info = ca::read_certificate_info(read(o.chain_file()));
+  ASSERT_OK(info);
+  EXPECT_TRUE(info->self_issued);
+  EXPECT_TRUE(info->covers("vps.example.com"));
+  EXPECT_EQ(renewal_time(info.value(), o.hostname), SystemTime::min());
+}
+
+TEST_F(Prepare, KeepsAPairThatBelongsTogether) {
+  auto o = options();
+  ASSERT_OK(OwnCertificate::prepare(o));
+  const std::string chain = read(o.chain_file());
+  const std::string key = read(o.key_file());
+  ASSERT_OK(OwnCertificate::prepare(o));
+  EXPECT_EQ(read(o.chain_file()), chain);
+  EXPECT_EQ(read(o.key_file()), key);
+}
+
+TEST_F(Prepare, ReplacesAPairThatCannotBeServed) {
+  auto o = options();
+  ASSERT_OK(OwnCertificate::prepare(o));
+  const std::string chain = read(o.chain_file());
+  auto other = ca::make_self_signed_certificate(o.hostname, SystemTime{}, SystemTime{} + 24h);
+  ASSERT_OK(other);
+  ASSERT_OK(ca::write_secret_file(o.key_file(), other->key_pem));
+  ASSERT_OK(OwnCertificate::prepare(o));
+  EXPECT_NE(read(o.chain_file()), chain);
+  EXPECT_OK(ca::check_key_matches(read(o.chain_file()), read(o.key_file())));
+}
+
+TEST_F(Prepare, AFileItCannotReadIsAnErrorAndStaysAsItWas) {
+  auto o = options();
+  ASSERT_EQ(::mkdir(o.tls_dir.c_str(), 0700), 0);
+  ASSERT_EQ(::mkdir(o.key_file().c_str(), 0700), 0);  // read() fails with EISDIR
+  ASSERT_OK(ca::write_secret_file(o.chain_file(), "kept\n", 0644));
+  EXPECT_ERR_WITH(OwnCertificate::prepare(o), "key.pem");
+  EXPECT_EQ(read(o.chain_file()), "kept\n");
 }
 
 }  // namespace
