@@ -36,6 +36,17 @@ class PacketCounters {
   ssh_counter_struct received_{};
 };
 
+// ssh_get_error() keeps the last error of any call (an empty accept leaves "No channel request
+// of this type"), so it says nothing about why the connection ended; the server's disconnect
+// message does, when it sent one.
+std::string lost_reason(ssh_session session) {
+  const char* message = ssh_get_disconnect_message(session);
+  if (message != nullptr && *message != '\0') {
+    return std::string("connection lost: the server said \"") + message + "\"";
+  }
+  return "connection lost: the server or the network closed it";
+}
+
 bool session_closed(ssh_session session) {
   return !ssh_is_connected(session) ||
          (ssh_get_status(session) & (SSH_CLOSED | SSH_CLOSED_ERROR)) != 0;
@@ -112,21 +123,31 @@ std::string serve_forwards(ssh_session session, const ServiceConfig& service, St
   uint64_t last_packets = counters.received_packets();
   auto last_heard = Clock::now();
   auto next_keepalive = last_heard + keepalive.interval;
-  bool busy = false;
+  // Every libssh call may read packets off the socket into a channel's buffer or the queue of
+  // channel opens, where poll() cannot see them: after any iteration in which packets arrived
+  // (or bytes moved), go round again without sleeping. The first pass picks up what arrived
+  // with the reply to the forward request.
+  bool busy = true;
   while (!stop.load()) {
     wait_for_events(session, pumps, fds, busy ? 0 : kIdlePollMs);
+    // sshd sets TCP_NODELAY only for interactive sessions, so on a tunnel-only connection its
+    // second small write (the client's first bytes after CHANNEL_OPEN) waits for our ACK of
+    // the first; with delayed ACKs that is ~40 ms per new connection (issue 4). Quick ACKs
+    // are not sticky in Linux, hence re-armed before every read.
+    int one = 1;
+    ::setsockopt(ssh_get_fd(session), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
     accept_channels(session, service, board, tunnel, pumps);
     busy = step_pumps(pumps, board, tunnel);
     if (ssh_get_poll_flags(session) & SSH_WRITE_PENDING) ssh_blocking_flush(session, 0);
     if (session_closed(session)) {
       for (size_t i = 0; i < pumps.size(); ++i) board.channel_closed(tunnel);
-      std::string why = ssh_get_error(session);
-      return "connection lost" + (why.empty() ? std::string() : ": " + why);
+      return lost_reason(session);
     }
     auto now = Clock::now();
     if (counters.received_packets() != last_packets) {
       last_packets = counters.received_packets();
       last_heard = now;
+      busy = true;
     } else if (now - last_heard > keepalive.dead_after) {
       for (size_t i = 0; i < pumps.size(); ++i) board.channel_closed(tunnel);
       return "no answer from the server for " + std::to_string(keepalive.dead_after.count()) + " s";
