@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <iostream>
 #include <string>
+#include <tuple>
 
 #include "common/log.h"
 #include "control/api/serve_api.h"
@@ -140,13 +141,41 @@ int main(int argc, char** argv) {
   CLI::Option* serve_tls = serve_cmd->add_option("--listen-tls", serve_listen_tls,
                                                  "ADDR:PORT, HTTPS (instead of --listen)");
   serve_tls->excludes(serve_listen);
+  CLI::Option* serve_tls_cert =
+      serve_cmd
+          ->add_option("--tls-cert", serve.serve.server.tls_cert_file,
+                       "PEM certificate chain for --listen-tls (reloaded when it changes)")
+          ->needs(serve_tls);
+  CLI::Option* serve_tls_key = serve_cmd
+                                   ->add_option("--tls-key", serve.serve.server.tls_key_file,
+                                                "PEM private key for --tls-cert")
+                                   ->needs(serve_tls);
+  cloudlink::control::acme::OwnCertificateOptions acme;
+  std::string acme_challenge_listen = "127.0.0.1:0";
+  CLI::Option* acme_hostname =
+      serve_cmd
+          ->add_option("--acme-hostname", acme.hostname,
+                       "get the --listen-tls certificate from ACME for this name (the VPS's)")
+          ->needs(serve_tls)
+          ->excludes(serve_tls_cert)
+          ->excludes(serve_tls_key);
+  serve_cmd->add_option("--acme-directory", acme.acme.directory_url, "ACME directory URL")
+      ->needs(acme_hostname);
+  serve_cmd->add_option("--acme-email", acme.acme.email, "ACME account contact (optional)")
+      ->needs(acme_hostname);
   serve_cmd
-      ->add_option("--tls-cert", serve.serve.server.tls_cert_file,
-                   "PEM certificate chain for --listen-tls (reloaded when it changes)")
-      ->needs(serve_tls);
+      ->add_option("--acme-ca-bundle", acme.acme.ca_bundle,
+                   "PEM file the ACME server's certificate must chain to (default: system)")
+      ->needs(acme_hostname);
   serve_cmd
-      ->add_option("--tls-key", serve.serve.server.tls_key_file, "PEM private key for --tls-cert")
-      ->needs(serve_tls);
+      ->add_option("--acme-challenge-listen", acme_challenge_listen,
+                   "ADDR:PORT of the HTTP-01 responder the dataplane's :80 reaches")
+      ->needs(acme_hostname)
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--tls-dir", acme.tls_dir,
+                   "where the ACME certificate goes: fullchain.pem, key.pem (0600)")
+      ->needs(acme_hostname);
   serve_cmd->add_option("--ssh-host", serve.ssh.host, "the VPS name homes' agents connect to")
       ->capture_default_str();
   serve_cmd->add_option("--ssh-port", serve.ssh.port, "the VPS's sshd port")->capture_default_str();
@@ -179,9 +208,26 @@ int main(int argc, char** argv) {
       return cloudlink::control::kExitUsage;
     }
     serve.store.token_ttl_seconds = token_hours * 3600;
+    if (!acme.hostname.empty()) {
+      if (acme.acme.directory_url.empty() || acme.tls_dir.empty()) {
+        cloudlink::log_line("--acme-hostname needs --acme-directory and --tls-dir");
+        return cloudlink::control::kExitUsage;
+      }
+      auto challenge = cloudlink::control::parse_listen(acme_challenge_listen);
+      if (!challenge) {
+        cloudlink::log_line("--acme-challenge-listen %s: %s", acme_challenge_listen.c_str(),
+                            challenge.error().message().c_str());
+        return cloudlink::control::kExitUsage;
+      }
+      std::tie(acme.challenge_host, acme.challenge_port) = challenge.value();
+      acme.account_key_file = serve.serve.data_dir + "/acme/account.pem";
+      serve.serve.server.tls_cert_file = acme.chain_file();
+      serve.serve.server.tls_key_file = acme.key_file();
+      serve.own_certificate = std::move(acme);
+    }
     if (!serve_listen_tls.empty()) {
       if (serve.serve.server.tls_cert_file.empty() || serve.serve.server.tls_key_file.empty()) {
-        cloudlink::log_line("--listen-tls needs --tls-cert and --tls-key");
+        cloudlink::log_line("--listen-tls needs --tls-cert and --tls-key, or --acme-hostname");
         return cloudlink::control::kExitUsage;
       }
       serve.serve.listen = serve_listen_tls;

@@ -54,6 +54,12 @@ int run_serve(const ServeOptions& options) {
   log_line("listening on %s%s%s:%u (%s, data %s)", v6 ? "[" : "", listen->first.c_str(),
            v6 ? "]" : "", static_cast<unsigned>(*port),
            options.server.tls_cert_file.empty() ? "HTTP" : "HTTPS", options.data_dir.c_str());
+  if (options.on_bound) {
+    if (auto started = options.on_bound(*port); !started) {
+      log_line("%s", started.error().message().c_str());
+      return 1;
+    }
+  }
 
   std::atomic<bool> finished{false};
   std::thread waiter([&] {

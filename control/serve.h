@@ -19,6 +19,9 @@ struct ServeOptions {
   http::ServerOptions server;
   // Registers the API's own routes (called once, before the listener opens).
   std::function<Result<void>(http::Server&)> add_routes;
+  // Called once the listener is bound (with the port bound), before serving, on a thread
+  // whose stop signals are blocked; an error ends the start (printed, exit code 1).
+  std::function<Result<void>(uint16_t port)> on_bound;
 };
 
 // Splits "1.2.3.4:80" / "[::1]:80" into the host the server binds and the port (0 allowed).

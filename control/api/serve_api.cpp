@@ -15,6 +15,25 @@ int run_api_serve(ApiServeOptions options) {
   options.serve.add_routes = [&context](http::Server& server) {
     return add_api_routes(server, context);
   };
+  std::unique_ptr<acme::OwnCertificate> own;
+  if (options.own_certificate) {
+    auto prepared = acme::OwnCertificate::prepare(*options.own_certificate);
+    if (!prepared) {
+      log_line("%s", prepared.error().message().c_str());
+      return 1;
+    }
+    own = std::move(prepared.value());
+    auto listen = parse_listen(options.serve.listen);
+    if (!listen) {
+      log_line("%s", listen.error().message().c_str());
+      return 1;
+    }
+    options.serve.on_bound = [&](uint16_t port) -> Result<void> {
+      auto target = acme::reachable_address(listen->first, port);
+      if (!target) return target.error();
+      return own->start(**store, target.value());
+    };
+  }
   return run_serve(options.serve);
 }
 

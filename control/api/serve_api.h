@@ -3,6 +3,9 @@
 // on it until SIGINT/SIGTERM.
 #pragma once
 
+#include <optional>
+
+#include "control/acme/own_certificate.h"
 #include "control/api/views.h"
 #include "control/serve.h"
 #include "control/state/state_store.h"
@@ -13,6 +16,9 @@ struct ApiServeOptions {
   ServeOptions serve;  // --data, --listen, HTTP limits
   SshEndpoint ssh;     // what new homes are told to connect to
   state::StoreOptions store;
+  // A certificate for control's own name from ACME (--acme-hostname), served on the TLS
+  // listener (--listen-tls); the listener's files are then the TLS directory's.
+  std::optional<acme::OwnCertificateOptions> own_certificate;
 };
 
 // The process exit code: 0 after a signal, 1 when the store or the listener cannot start.

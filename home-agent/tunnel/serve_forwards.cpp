@@ -5,6 +5,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 
+#include <cstdio>
 #include <memory>
 #include <vector>
 
@@ -114,7 +115,7 @@ std::string serve_forwards(ssh_session session, const ServiceConfig& service, St
                            const KeepaliveSettings& keepalive) {
   // The kernel gives up on a peer that stops acknowledging (a VPS gone from the network)
   // after this long, even while a large write is queued and no keepalive can be answered.
-  unsigned user_timeout_ms = static_cast<unsigned>(keepalive.dead_after.count()) * 1000;
+  auto user_timeout_ms = static_cast<unsigned>(keepalive.dead_after.count());
   ::setsockopt(ssh_get_fd(session), IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms,
                sizeof user_timeout_ms);
   PacketCounters counters(session);
@@ -150,7 +151,10 @@ std::string serve_forwards(ssh_session session, const ServiceConfig& service, St
       busy = true;
     } else if (now - last_heard > keepalive.dead_after) {
       for (size_t i = 0; i < pumps.size(); ++i) board.channel_closed(tunnel);
-      return "no answer from the server for " + std::to_string(keepalive.dead_after.count()) + " s";
+      char why[64];
+      std::snprintf(why, sizeof why, "no answer from the server for %.1f s",
+                    static_cast<double>(keepalive.dead_after.count()) / 1000.0);
+      return why;
     }
     if (now >= next_keepalive) {
       ssh_send_keepalive(session);

@@ -6,72 +6,31 @@ cannot reach, or a CA that is not trusted, fails with a clear error and leaves t
 were there untouched. The path through dataplane :80 → sshd → agent comes with the agent's
 `cert` command."""
 import os
-import shutil
-import subprocess
 import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
+from pebble import Pebble  # noqa: E402
 
 CLIENT = os.environ.get("CLOUDLINK_ACME_TESTCLIENT", "")
-
-
-def openssl(*args, cwd):
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=h.WAIT)
 
 
 class AcmePebble(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        for tool in ("pebble", "pebble-challtestsrv"):
-            if shutil.which(tool) is None:
-                raise AssertionError(f"{tool} is missing: deploy/install-deps.sh installs it")
         if not CLIENT:
             raise AssertionError("set CLOUDLINK_ACME_TESTCLIENT")
-        work = cls.work = h.temp_dir(cls)
-        # pebble's own HTTPS listener needs a certificate; clients trust ca.pem for it.
-        openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=test CA",
-                cwd=work)
-        openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                "-keyout", "pebble.key", "-out", "pebble.csr", "-subj", "/CN=localhost", cwd=work)
-        with open(os.path.join(work, "ext"), "w") as f:
-            f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-        openssl("x509", "-req", "-in", "pebble.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-                "-CAcreateserial", "-out", "pebble.pem", "-days", "2", "-extfile", "ext", cwd=work)
-        cls.acme_port, cls.management_port = h.free_port(), h.free_port()
+        cls.work = h.temp_dir(cls)
         cls.challenge_port = h.free_port()
-        dns_port = h.free_port()
-        with open(os.path.join(work, "pebble.json"), "w") as f:
-            f.write('{"pebble": {"listenAddress": "127.0.0.1:%d", '
-                    '"managementListenAddress": "127.0.0.1:%d", "certificate": "pebble.pem", '
-                    '"privateKey": "pebble.key", "httpPort": %d, "tlsPort": %d, '
-                    '"ocspResponderURL": "", "externalAccountBindingRequired": false}}'
-                    % (cls.acme_port, cls.management_port, cls.challenge_port, h.free_port()))
-        cls.dns = h.Process(cls, ["pebble-challtestsrv", "-dns01", f"127.0.0.1:{dns_port}",
-                                  "-http01", "", "-https01", "", "-tlsalpn01", "",
-                                  "-management", f"127.0.0.1:{h.free_port()}",
-                                  "-defaultIPv6", ""], "challtestsrv", work)
-        env = dict(os.environ, PEBBLE_VA_NOSLEEP="1", PEBBLE_WFE_NONCEREJECT="0")
-        cls.pebble = h.Process(cls, ["env", *[f"{k}={v}" for k, v in env.items()
-                                              if k.startswith("PEBBLE_")],
-                                     "pebble", "-config", "pebble.json", "-dnsserver",
-                                     f"127.0.0.1:{dns_port}"], "pebble", work)
-        h.wait_for_listen(cls.acme_port, cls.pebble)
-        h.wait_for_listen(cls.management_port, cls.pebble)
-        cls.directory = f"https://127.0.0.1:{cls.acme_port}/dir"
-        root = subprocess.run(["curl", "-sS", "--cacert", os.path.join(work, "ca.pem"),
-                               f"https://127.0.0.1:{cls.management_port}/roots/0"],
-                              capture_output=True, text=True, timeout=h.WAIT, check=True)
-        cls.root = os.path.join(work, "pebble-root.pem")
-        with open(cls.root, "w") as f:
-            f.write(root.stdout)
+        cls.ca = Pebble(cls, cls.work, http_port=cls.challenge_port)
+        cls.directory = cls.ca.directory
+        cls.root = cls.ca.root
 
     def obtain(self, out, hostname, challenge_port=None, ca_bundle=None, key="account.pem"):
         os.makedirs(out, exist_ok=True)
         return h.run([CLIENT, "--directory", self.directory,
-                      "--ca-bundle", ca_bundle or os.path.join(self.work, "ca.pem"),
+                      "--ca-bundle", ca_bundle or self.ca.https_ca,
                       "--account-key", os.path.join(self.work, key), "--hostname", hostname,
                       "--challenge-port", challenge_port or self.challenge_port, "--out", out],
                      timeout=120)

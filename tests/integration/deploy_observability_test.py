@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """deploy/prometheus and deploy/grafana: promtool accepts the config and the rules, every alert
-fires in its scenario (and none on a healthy dataplane), and every query of the rules and of the
-Grafana dashboard names metric families, labels and label values that a real
-cloudlink-dataplane serves. The dashboard's queries are also evaluated by promtool over series
-built from that scrape: a query that returns nothing would be an empty panel."""
+fires in its scenario (and none on a healthy program), and every query of the rules and of the
+Grafana dashboards names metric families, labels and label values that a real
+cloudlink-dataplane (or cloudlink-control) serves. Each dashboard's queries are also evaluated by
+promtool over series built from that scrape: a query that returns nothing would be an empty
+panel."""
 import json
 import os
 import re
@@ -12,12 +13,18 @@ import subprocess
 import tempfile
 import unittest
 
+import control_api
 import harness as h
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 CONFIG = os.path.join(ROOT, "deploy", "prometheus", "prometheus.yml")
 RULES = os.path.join(ROOT, "deploy", "prometheus", "cloudlink.rules.yml")
 DASHBOARD = os.path.join(ROOT, "deploy", "grafana", "cloudlink-dataplane.json")
+CONTROL_RULES = os.path.join(ROOT, "deploy", "prometheus", "cloudlink-control.rules.yml")
+CONTROL_DASHBOARD = os.path.join(ROOT, "deploy", "grafana", "cloudlink-control.json")
+# Each scrape job with its rules and its dashboard: their queries name that job only.
+JOBS = {"cloudlink-dataplane": (RULES, DASHBOARD),
+        "cloudlink-control": (CONTROL_RULES, CONTROL_DASHBOARD)}
 
 # Labels Prometheus attaches to every scraped series; the dataplane never exposes them.
 TARGET_LABELS = {"job", "instance"}
@@ -177,9 +184,10 @@ class PromtoolTest(unittest.TestCase):
     def test_config_and_rules_pass_promtool(self):
         r = promtool("check", "config", CONFIG)
         self.assertEqual(r.returncode, 0, f"promtool check config:\n{r.stdout}{r.stderr}")
-        self.assertIn("1 rule files found", r.stdout + r.stderr)
-        r = promtool("check", "rules", "--lint=all", "--lint-fatal", RULES)
-        self.assertEqual(r.returncode, 0, f"promtool check rules:\n{r.stdout}{r.stderr}")
+        self.assertIn("2 rule files found", r.stdout + r.stderr)
+        for rules in (RULES, CONTROL_RULES):
+            r = promtool("check", "rules", "--lint=all", "--lint-fatal", rules)
+            self.assertEqual(r.returncode, 0, f"promtool check rules:\n{r.stdout}{r.stderr}")
 
     def test_scrape_config_matches_the_queries(self):
         with open(CONFIG) as f:
@@ -189,15 +197,20 @@ class PromtoolTest(unittest.TestCase):
         self.assertIn("scrape_interval: 15s", config)
         self.assertIn("127.0.0.1:9477", config)  # the dataplane's --metrics in the README
         self.assertIn("127.0.0.1:8000", config)  # cloudlink-control serve's default --listen
-        with open(RULES) as f, open(DASHBOARD) as g:
-            queries = f.read() + g.read()
-        for job in re.findall(r'job\s*=~?\s*\\?"([^"\\]*)', queries):
-            self.assertEqual(job, "cloudlink-dataplane", "a query names another job")
+        for job, (rules, dashboard) in JOBS.items():
+            with open(rules) as f, open(dashboard) as g:
+                queries = f.read() + g.read()
+            named = re.findall(r'job\s*=~?\s*\\?"([^"\\]*)', queries)
+            self.assertIn(job, named)
+            for other in named:
+                self.assertEqual(other, job, f"a query of {rules} or {dashboard} names another job")
 
     def test_dashboard_queries_parse(self):
         """Each dashboard query, variables substituted, is valid PromQL (as a recording rule)."""
-        with open(DASHBOARD) as f:
-            queries = dashboard_queries(json.load(f))
+        queries = []
+        for dashboard in (DASHBOARD, CONTROL_DASHBOARD):
+            with open(dashboard) as f:
+                queries += dashboard_queries(json.load(f))
         rules = [{"record": f"cloudlink:dashboard_query_{i}", "expr": substitute(expr)}
                  for i, (_, expr, _) in enumerate(queries)]
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
@@ -248,8 +261,115 @@ class PromtoolTest(unittest.TestCase):
         run_rule_tests(self, groups, [RULES])
 
 
-class AgainstDataplaneTest(unittest.TestCase):
+    def test_each_control_alert_fires_in_its_scenario(self):
+        with open(CONTROL_RULES) as f:
+            alerts = re.findall(r"^\s*- alert: (\S+)", f.read(), re.M)
+        job = 'job="cloudlink-control",instance="cp"'
+
+        def requests(per_step, route="/api/homes", status="200"):
+            return {"series": f'cloudlink_control_http_requests_total{{{job},route="{route}",'
+                              f'method="GET",status="{status}"}}',
+                    "values": f"0+{per_step}x80"}
+
+        def latency(route, le_counts):
+            """Histogram series growing each step by le_counts (cumulative, per bucket)."""
+            return [{"series": f'cloudlink_control_http_request_duration_seconds_bucket{{{job},'
+                               f'route="{route}",le="{le}"}}', "values": f"0+{n}x80"}
+                    for le, n in le_counts]
+
+        up = {"series": f"up{{{job}}}", "values": "1x80"}
+        fast = latency("/api/homes", [("0.01", 30), ("1.0", 30), ("2.5", 30), ("+Inf", 30)])
+        slow = latency("/api/homes", [("0.01", 0), ("1.0", 0), ("2.5", 30), ("+Inf", 30)])
+        slow_login = latency("/api/login", [("0.01", 0), ("1.0", 0), ("2.5", 3), ("+Inf", 3)])
+        scenarios = [
+            # healthy: busy, a few 4xx and refused logins, logins slow on purpose
+            (None, [up, requests(30), requests(2, status="404"),
+                    requests(1, "/api/login", "401"), *fast, *slow_login]),
+            ("CloudlinkControlDown", [{"series": f"up{{{job}}}", "values": "0x80"}]),
+            ("CloudlinkControlServerErrors", [up, requests(30), requests(3, status="500")]),
+            ("CloudlinkControlLoginsRefused", [up, requests(30, "/api/login", "401"),
+                                               requests(30, "/api/login", "429")]),
+            ("CloudlinkControlSlow", [up, requests(30), *slow]),
+        ]
+        self.assertEqual(sorted(a for a, _ in scenarios if a), sorted(alerts),
+                         "every alert needs a scenario here")
+        firing = 'count by (alertname, instance) (ALERTS{alertstate="firing"})'
+        groups = []
+        for i, (alert, series) in enumerate(scenarios):
+            expected = [] if alert is None else [
+                {"labels": f'{{alertname="{alert}",instance="cp"}}', "value": 1}]
+            groups.append({"name": alert or f"no alert ({i})", "interval": "15s",
+                           "input_series": series,
+                           "promql_expr_test": [{"expr": firing, "eval_time": "20m",
+                                                 "exp_samples": expected}]})
+        run_rule_tests(self, groups, [CONTROL_RULES])
+
+
+class ServedQueriesChecks:
+    """Checks of one job's dashboard and rules against a scrape of the real program; the
+    subclass sets job, instance, rules, dashboard and scrape in setUpClass."""
+
+    def test_dashboard_queries_use_served_metrics_and_labels(self):
+        queries = dashboard_queries(self.dashboard)
+        self.assertGreaterEqual(len(queries), self.min_queries)
+        problems = [p for where, expr, is_panel in queries
+                    for p in check_expr(self.scrape, where, expr, lint_rates=is_panel)]
+        self.assertEqual(problems, [])
+        used = {m.group(1) for _, expr, _ in queries for m in _SELECTOR.finditer(expr)}
+        unused = {f for f in self.scrape.types if f.startswith("cloudlink_")} - {
+            self.scrape.family(n)[0] for n in used}
+        self.assertEqual(unused, set(), "metric families the dashboard does not show")
+
+    def test_rule_queries_use_served_metrics_and_labels(self):
+        with open(self.rules) as f:
+            exprs = rule_exprs(f.read())
+        with open(self.rules) as f:
+            self.assertEqual(len(exprs), f.read().count("expr:"))
+        problems = [p for where, expr in exprs for p in check_expr(self.scrape, where, expr)]
+        self.assertEqual(problems, [])
+
+    def test_dashboard_panels_show_data(self):
+        """promtool evaluates every query over series made from the scrape (as if Prometheus had
+        scraped the program for 20 minutes under steady traffic): none may come back empty."""
+        target = [("job", self.job), ("instance", self.instance)]
+        series = [{"series": f'up{{job="{self.job}",instance="{self.instance}"}}',
+                   "values": "1x80"}]
+        for (name, labels), value in sorted(self.scrape.samples.items()):
+            if not (name.startswith("cloudlink_") or name == "process_start_time_seconds"):
+                continue
+            text = ",".join(f'{k}="{v}"' for k, v in [*target, *labels])
+            kind = self.scrape.family(name)[1]
+            # Counters grow by at least 1 a step so that every rate, ratio and quantile has a value.
+            series.append({"series": f"{name}{{{text}}}",
+                           "values": series_notation(max(value, 1) if kind != "gauge" else value,
+                                                     kind)})
+        tests = [{"expr": f"count({substitute(expr)}) > bool 0", "eval_time": "20m",
+                  "exp_samples": [{"labels": "{}", "value": 1}]}
+                 for _, expr, _ in dashboard_queries(self.dashboard)]
+        run_rule_tests(self, [{"name": "dashboard", "interval": "15s", "input_series": series,
+                               "promql_expr_test": tests}])
+
+    def test_dashboard_shape(self):
+        d = self.dashboard
+        self.assertGreaterEqual(d["schemaVersion"], 37)
+        variables = {v["name"]: v for v in d["templating"]["list"]}
+        self.assertEqual(variables["DS_PROMETHEUS"]["type"], "datasource")
+        self.assertEqual(variables["DS_PROMETHEUS"]["query"], "prometheus")
+        self.assertIn("instance", variables)
+        panels = [p for p in d["panels"] if p["type"] != "row"]
+        ids = [p["id"] for p in d["panels"]]
+        self.assertEqual(len(ids), len(set(ids)), "panel ids repeat")
+        for p in panels:
+            for ds in [p.get("datasource")] + [t.get("datasource") for t in p["targets"]]:
+                self.assertEqual(ds, {"type": "prometheus", "uid": "${DS_PROMETHEUS}"}, p["title"])
+            for t in p["targets"]:
+                if "cloudlink_" in t["expr"]:
+                    self.assertIn('instance=~"$instance"', t["expr"], p["title"])
+
+
+class AgainstDataplaneTest(ServedQueriesChecks, unittest.TestCase):
     """The queries against what a real cloudlink-dataplane serves after real traffic."""
+    job, instance, rules, min_queries = "cloudlink-dataplane", "dp", RULES, 10
 
     @classmethod
     def setUpClass(cls):
@@ -284,61 +404,40 @@ class AgainstDataplaneTest(unittest.TestCase):
         self.assertEqual(s[("cloudlink_connections_rejected_total", (("reason", "unknown_sni"),))],
                          1)
 
-    def test_dashboard_queries_use_served_metrics_and_labels(self):
-        queries = dashboard_queries(self.dashboard)
-        self.assertGreaterEqual(len(queries), 10)
-        problems = [p for where, expr, is_panel in queries
-                    for p in check_expr(self.scrape, where, expr, lint_rates=is_panel)]
-        self.assertEqual(problems, [])
-        used = {m.group(1) for _, expr, _ in queries for m in _SELECTOR.finditer(expr)}
-        unused = {f for f in self.scrape.types if f.startswith("cloudlink_")} - {
-            self.scrape.family(n)[0] for n in used}
-        self.assertEqual(unused, set(), "metric families the dashboard does not show")
 
-    def test_rule_queries_use_served_metrics_and_labels(self):
-        with open(RULES) as f:
-            exprs = rule_exprs(f.read())
-        with open(RULES) as f:
-            self.assertEqual(len(exprs), f.read().count("expr:"))
-        problems = [p for where, expr in exprs for p in check_expr(self.scrape, where, expr)]
-        self.assertEqual(problems, [])
+class AgainstControlTest(ServedQueriesChecks, unittest.TestCase):
+    """The control queries against what a real cloudlink-control serves after real requests:
+    successes, client errors, a refused and a throttled login."""
+    job, instance, rules, min_queries = "cloudlink-control", "cp", CONTROL_RULES, 8
 
-    def test_dashboard_panels_show_data(self):
-        """promtool evaluates every query over series made from the scrape (as if Prometheus had
-        scraped the dataplane for 20 minutes under steady traffic): none may come back empty."""
-        series = [{"series": 'up{job="cloudlink-dataplane",instance="dp"}', "values": "1x80"}]
-        for (name, labels), value in sorted(self.scrape.samples.items()):
-            if not (name.startswith("cloudlink_") or name == "process_start_time_seconds"):
-                continue
-            all_labels = [("job", "cloudlink-dataplane"), ("instance", "dp"), *labels]
-            text = ",".join(f'{k}="{v}"' for k, v in all_labels)
-            kind = self.scrape.family(name)[1]
-            # Counters grow by at least 1 a step so that every rate, ratio and quantile has a value.
-            series.append({"series": f"{name}{{{text}}}",
-                           "values": series_notation(max(value, 1) if kind != "gauge" else value,
-                                                     kind)})
-        tests = [{"expr": f"count({substitute(expr)}) > bool 0", "eval_time": "20m",
-                  "exp_samples": [{"labels": "{}", "value": 1}]}
-                 for _, expr, _ in dashboard_queries(self.dashboard)]
-        run_rule_tests(self, [{"name": "dashboard", "interval": "15s", "input_series": series,
-                               "promql_expr_test": tests}])
+    @classmethod
+    def setUpClass(cls):
+        work = h.temp_dir(cls, "deploy_observability_control.")
+        server = control_api.ControlServer(cls, work)
+        admin = server.admin()
+        check = control_api.check
+        check(admin.call("GET", "/api/homes")[0] == 200, "GET /api/homes")
+        check(admin.call("GET", "/api/homes/999")[0] == 404, "GET /api/homes/999")
+        anonymous = server.anonymous()
+        statuses = set()
+        for _ in range(8):  # wrong passwords until the throttle answers 429
+            status, _ = anonymous.call("POST", "/api/login",
+                                       {"username": "root", "password": "wrong-password"})
+            statuses.add(status)
+            if status == 429:
+                break
+        check(statuses == {401, 429}, f"refused logins answered {statuses}")
+        cls.scrape = Scrape(anonymous.raw("GET", "/metrics")[2].decode())
+        with open(CONTROL_DASHBOARD) as f:
+            cls.dashboard = json.load(f)
 
-    def test_dashboard_shape(self):
-        d = self.dashboard
-        self.assertGreaterEqual(d["schemaVersion"], 37)
-        variables = {v["name"]: v for v in d["templating"]["list"]}
-        self.assertEqual(variables["DS_PROMETHEUS"]["type"], "datasource")
-        self.assertEqual(variables["DS_PROMETHEUS"]["query"], "prometheus")
-        self.assertIn("instance", variables)
-        panels = [p for p in d["panels"] if p["type"] != "row"]
-        ids = [p["id"] for p in d["panels"]]
-        self.assertEqual(len(ids), len(set(ids)), "panel ids repeat")
-        for p in panels:
-            for ds in [p.get("datasource")] + [t.get("datasource") for t in p["targets"]]:
-                self.assertEqual(ds, {"type": "prometheus", "uid": "${DS_PROMETHEUS}"}, p["title"])
-            for t in p["targets"]:
-                if "cloudlink_" in t["expr"]:
-                    self.assertIn('instance=~"$instance"', t["expr"], p["title"])
+    def test_requests_show_in_the_scrape(self):
+        s = self.scrape.samples
+        login = {dict(labels)["status"]: v for (name, labels), v in s.items()
+                 if name == "cloudlink_control_http_requests_total"
+                 and dict(labels).get("route") == "/api/login"}
+        self.assertGreaterEqual(login.get("401", 0), 1)
+        self.assertEqual(login.get("429"), 1)
 
 
 if __name__ == "__main__":

@@ -108,8 +108,8 @@ class HomeAgentTest(unittest.TestCase):
         argv = [HOME] + (["--config", config] if config else []) + list(args)
         return harness.run(argv, env=env)
 
-    def start_agent(self, config, ports, name="agent"):
-        agent = harness.Process(self, [HOME, "--config", config, "run"], name, self.work)
+    def start_agent(self, config, ports, name="agent", extra=()):
+        agent = harness.Process(self, [HOME, "--config", config, "run", *extra], name, self.work)
         for port in ports:
             harness.wait_for_listen(port, agent, timeout=30)
         return agent
@@ -290,6 +290,35 @@ class HomeAgentTest(unittest.TestCase):
         harness.wait_until(lambda: self.echo_works(port), WAIT, "echo through the new tunnel")
         self.assertTrue(agent.alive())
         self.assertIn(": down: connection lost", agent.stderr_text())
+
+    def test_silent_server_is_noticed_and_a_held_port_retried(self):
+        port = self.ports[9]
+        backend = harness.TcpBackend(self, echo_handler)
+        config = self.write_config([{"hostname": "app.example.com", "target": backend.address,
+                                     "ports": [port]}])
+        agent = self.start_agent(config, [port], extra=["--keepalive", "1"])
+        self.assert_echo(port, b"before\n")
+        # Stopped, the per-connection sshd processes answer nothing (the kernel still ACKs),
+        # and their listener keeps holding the port.
+        stopped = descendants(self.sshd.popen.pid)
+        self.assertTrue(stopped)
+
+        def release():
+            for pid in stopped:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                    os.kill(pid, signal.SIGCONT)
+                except ProcessLookupError:
+                    pass
+        self.addCleanup(release)
+        for pid in stopped:
+            os.kill(pid, signal.SIGSTOP)
+        harness.wait_until(lambda: "no answer from the server for 3.5 s" in agent.stderr_text(),
+                           WAIT, "the agent to notice the silent server")
+        harness.wait_until(lambda: "refused to listen on" in agent.stderr_text(), WAIT,
+                           "the agent to retry while the old listener holds the port")
+        release()
+        harness.wait_until(lambda: self.echo_works(port), 40, "echo through the new tunnel")
 
     def test_changed_host_key_is_refused(self):
         other = os.path.join(self.work, "other_host_key")

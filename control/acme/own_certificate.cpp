@@ -1,0 +1,196 @@
+#include "control/acme/own_certificate.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <ctime>
+#include <random>
+
+#include "common/acme/account_key.h"
+#include "common/acme/certificate_info.h"
+#include "common/acme/secret_file.h"
+#include "common/log.h"
+
+namespace cloudlink::control::acme {
+namespace {
+
+namespace ca = cloudlink::acme;
+using std::chrono::system_clock;
+
+// A wait never sleeps longer than this, so a certificate an operator replaced by hand is
+// looked at again the same day.
+constexpr auto kMaxSleep = std::chrono::hours(12);
+// The placeholder only has to let the listener start; its validity does not matter.
+constexpr auto kPlaceholderLifetime = std::chrono::hours(24 * 30);
+
+std::string utc(SystemTime t) {
+  const std::time_t seconds = system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return text;
+}
+
+// Why the files in the TLS directory cannot be served as they are ("" when they can).
+std::string pair_problem(const OwnCertificateOptions& options) {
+  auto chain = ca::read_small_file(options.chain_file());
+  if (!chain) return chain.error().message();
+  auto key = ca::read_small_file(options.key_file());
+  if (!key) return key.error().message();
+  if (auto matches = ca::check_key_matches(*chain, *key); !matches) {
+    return options.tls_dir + ": " + matches.error().message();
+  }
+  return {};
+}
+
+// Up to a tenth more than delay, so controls that failed together do not retry together.
+std::chrono::seconds with_jitter(std::chrono::seconds delay) {
+  static thread_local std::minstd_rand random(std::random_device{}());
+  const auto spread = delay.count() / 10;
+  if (spread <= 0) return delay;
+  return delay + std::chrono::seconds(random() % (spread + 1));
+}
+
+}  // namespace
+
+Result<SocketAddress> reachable_address(const std::string& host, uint16_t port) {
+  std::string reach = host;
+  if (host == "0.0.0.0" || host.empty()) reach = "127.0.0.1";
+  if (host == "::") reach = "::1";
+  const bool v6 = reach.find(':') != std::string::npos;
+  return SocketAddress::parse((v6 ? "[" + reach + "]" : reach) + ":" + std::to_string(port));
+}
+
+OwnCertificate::OwnCertificate(OwnCertificateOptions options) : options_(std::move(options)) {}
+
+OwnCertificate::~OwnCertificate() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+Result<std::unique_ptr<OwnCertificate>> OwnCertificate::prepare(OwnCertificateOptions options) {
+  const std::string account_dir =
+      options.account_key_file.substr(0, options.account_key_file.rfind('/') + 1);
+  for (const std::string& dir : {options.tls_dir, account_dir}) {
+    if (!dir.empty() && ::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+      return errno_error(dir);
+    }
+  }
+  const std::string problem = pair_problem(options);
+  if (!problem.empty()) {
+    const auto now = system_clock::now();
+    auto placeholder = ca::make_self_signed_certificate(
+        options.hostname, now - std::chrono::hours(1), now + kPlaceholderLifetime);
+    if (!placeholder) return placeholder.error();
+    if (auto w = ca::write_secret_file(options.key_file(), placeholder->key_pem); !w) {
+      return w.error();
+    }
+    if (auto w = ca::write_secret_file(options.chain_file(), placeholder->chain_pem, 0644); !w) {
+      return w.error();
+    }
+    log_line("acme: %s; serving a self-signed placeholder for %s until the CA answers",
+             problem.c_str(), options.hostname.c_str());
+  }
+  return std::unique_ptr<OwnCertificate>(new OwnCertificate(std::move(options)));
+}
+
+Result<void> OwnCertificate::start(state::StateStore& store, const SocketAddress& tls_target) {
+  auto responder = ca::HttpChallengeServer::start(options_.challenge_host, options_.challenge_port);
+  if (!responder) return responder.error();
+  responder_ = std::move(responder.value());
+  state::SystemRoute route;
+  route.hostname = options_.hostname;
+  route.tls_target = tls_target;
+  auto http = reachable_address(options_.challenge_host, responder_->port());
+  if (!http) return http.error();
+  route.http_target = http.value();
+  if (auto set =
+          store.system_routes_set(state::Caller{"control", state::Role::kAdmin, "local"}, {route});
+      !set) {
+    return Error(set.error().code(),
+                 "acme: the route for " + options_.hostname + ": " + set.error().context());
+  }
+  log_line("acme: %s routes to %s (TLS) and %s (HTTP-01 challenges)", options_.hostname.c_str(),
+           tls_target.to_string().c_str(), route.http_target.to_string().c_str());
+  thread_ = std::thread([this] { run(); });
+  return ok();
+}
+
+std::optional<ca::CertificateInfo> OwnCertificate::current() const {
+  if (!pair_problem(options_).empty()) return std::nullopt;
+  auto chain = ca::read_small_file(options_.chain_file());
+  if (!chain) return std::nullopt;
+  auto info = ca::read_certificate_info(*chain);
+  if (!info) return std::nullopt;
+  return info.value();
+}
+
+Result<SystemTime> OwnCertificate::obtain() {
+  auto key = ca::AccountKey::load_or_create(options_.account_key_file);
+  if (!key) return key.error();
+  auto client = ca::AcmeClient::connect(options_.acme, std::move(key).value());
+  if (!client) return client.error();
+  if (auto registered = (*client)->register_account(); !registered) return registered.error();
+  auto issued = (*client)->issue({options_.hostname}, *responder_);
+  if (!issued) return issued.error();
+  auto info = ca::read_certificate_info(issued->chain_pem);
+  if (!info) return info.error();
+  if (!info->covers(options_.hostname)) {
+    return Error(std::error_code(),
+                 "acme: the CA's certificate does not name " + options_.hostname);
+  }
+  if (auto matches = ca::check_key_matches(issued->chain_pem, issued->key_pem); !matches) {
+    return matches.error();
+  }
+  // Key first: a reload that reads between the two renames fails and keeps the old pair, and
+  // the chain's rename a moment later is a change that triggers the next reload.
+  if (auto w = ca::write_secret_file(options_.key_file(), issued->key_pem); !w) return w.error();
+  if (auto w = ca::write_secret_file(options_.chain_file(), issued->chain_pem, 0644); !w) {
+    return w.error();
+  }
+  return info->not_after;
+}
+
+void OwnCertificate::run() {
+  unsigned failures = 0;
+  SystemTime announced{};
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    const auto info = current();
+    const SystemTime due = renewal_time(info, options_.hostname);
+    const auto now = system_clock::now();
+    if (due > now) {
+      if (due != announced) {
+        log_line("acme: the certificate for %s is valid until %s; renewal at %s",
+                 options_.hostname.c_str(), utc(info->not_after).c_str(), utc(due).c_str());
+        announced = due;
+      }
+      wake_.wait_until(lock, std::min(due, now + kMaxSleep), [this] { return stopping_; });
+      continue;
+    }
+    lock.unlock();
+    auto obtained = obtain();
+    lock.lock();
+    if (obtained) {
+      failures = 0;
+      log_line("acme: new certificate for %s (valid until %s) in %s", options_.hostname.c_str(),
+               utc(obtained.value()).c_str(), options_.tls_dir.c_str());
+      continue;
+    }
+    ++failures;
+    const auto delay = with_jitter(retry_delay(options_.backoff, failures));
+    log_line(
+        "acme: certificate for %s not obtained (attempt %u): %s; keeping the current "
+        "certificate, next attempt in %llds",
+        options_.hostname.c_str(), failures, obtained.error().message().c_str(),
+        static_cast<long long>(delay.count()));
+    wake_.wait_for(lock, delay, [this] { return stopping_; });
+  }
+}
+
+}  // namespace cloudlink::control::acme
