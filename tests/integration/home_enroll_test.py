@@ -182,6 +182,14 @@ class HomeEnrollTest(unittest.TestCase):
         r = home("unexpose", "nope.example.com", "--config", config)
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("not exposed", r.stderr)
+        # A mapping deleted behind the agent's back: unexpose still tidies the config.
+        alice = self.control.login("alice", "alice-password")
+        status, _ = alice.call("DELETE", f"/api/homes/{home_entry['id']}/mappings/b.example.com")
+        self.assertEqual(status, 204)
+        r = home("unexpose", "b.example.com", "--config", config)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("no mapping", r.stdout)
+        self.assertNotIn("b.example.com", read_text(config))
 
     def test_summary_names_the_home(self):
         _, config, r = self.register(name="summary")
