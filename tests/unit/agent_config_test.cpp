@@ -157,6 +157,8 @@ INSTANTIATE_TEST_SUITE_P(
                 "cloudlink.yaml:2:1: end of map flow not found"},
         BadCase{"bad indentation", "ssh:\n  host: x\n port: 1\n",
                 "cloudlink.yaml:3:2: end of map not found"},
+        BadCase{"yaml-cpp's endless documents (fuzz)",
+                ",sh: x,pt: ", "cloudlink.yaml:1:1: not YAML that can be read"},
         BadCase{"two documents", "ssh: {host: x}\n---\nssh: {host: y}\n",
                 "cloudlink.yaml: more than one document"},
         BadCase{"NUL", std::string("ssh: {host: x}\0", 15), "cloudlink.yaml: contains a NUL byte"},
