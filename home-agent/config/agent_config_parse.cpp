@@ -317,6 +317,12 @@ Result<AgentConfig> parse_agent_config(std::string_view text, std::string_view s
   if (text.find('\0') != std::string_view::npos) {
     return Error(std::error_code(), where + ": contains a NUL byte");
   }
+  // YAML is Unicode text; yaml-cpp would pass other bytes through into strings that its own
+  // emitter then cannot write back.
+  if (size_t bad = find_invalid_utf8(text); bad != std::string_view::npos) {
+    return Error(std::error_code(),
+                 where + ": not UTF-8 text (byte " + std::to_string(bad + 1) + ")");
+  }
   try {
     std::string copy(text);
     auto documents = count_documents(copy);
