@@ -57,6 +57,16 @@ wait_for_port() {
   return 1
 }
 
+# The same, without connecting: a probe through the tunnel would reach the home service.
+wait_for_listener() {
+  for _ in $(seq 150); do
+    [ -n "$(ss -Hltn "sport = :$1")" ] && return 0
+    sleep 0.1
+  done
+  echo "demo: nothing is listening on 127.0.0.1:$1 after 15 s" >&2
+  return 1
+}
+
 pids=()
 bin_dir=""
 cleanup() {
@@ -141,7 +151,7 @@ tunnel_port=$(sed -n 's/.*tunnel_ports: *\[ *\([0-9]*\).*/\1/p' "$config" | head
 echo "== cloudlink-home run (the reverse tunnel through sshd)"
 "$home_bin" --config "$config" run >"$data/demo/agent.log" 2>&1 &
 pids+=($!)
-wait_for_port "$tunnel_port"
+wait_for_listener "$tunnel_port"
 
 echo "== curl --resolve $host:$tls_port:127.0.0.1 https://$host:$tls_port/"
 echo "   (curl -> dataplane :$tls_port -> sshd tunnel 127.0.0.1:$tunnel_port -> agent -> s_server)"
@@ -151,6 +161,14 @@ answer=$(curl -sS --max-time 10 --cacert "$data/demo/$host.crt" \
   --resolve "$host:$tls_port:127.0.0.1" "https://$host:$tls_port/")
 head -n 12 <<<"$answer"
 echo "..."
+echo "== cloudlink-home status"
+# run rewrites its status file within 200 ms of a change; give it that moment.
+sleep 0.5
+for _ in $(seq 30); do
+  "$home_bin" --config "$config" status >/dev/null 2>&1 && break
+  sleep 0.1
+done
+"$home_bin" --config "$config" status || true
 sleep 0.2
 echo "== access log"
 cat "$data/demo/access.log"

@@ -140,11 +140,13 @@ Result<std::string> check_url(std::string url) {
   const size_t scheme = url.find("://");
   if (scheme == std::string::npos ||
       (url.compare(0, scheme, "https") != 0 && url.compare(0, scheme, "http") != 0)) {
-    return invalid("control URL must start with https:// or http://: " + url.substr(0, 200));
+    return Error(std::error_code(),
+                 "control URL must start with https:// or http://: " + url.substr(0, 200));
   }
   const std::string authority = url.substr(scheme + 3);
   if (authority.empty() || authority.find_first_of("/?#@ ") != std::string::npos) {
-    return invalid("control URL must be scheme://host[:port] with no path: " + url.substr(0, 200));
+    return Error(std::error_code(),
+                 "control URL must be scheme://host[:port] with no path: " + url.substr(0, 200));
   }
   return url;
 }

@@ -15,6 +15,9 @@
 namespace cloudlink::home {
 namespace {
 
+// A refusal that is not an errno: the message says it all (no ": Invalid argument" tail).
+Error refusal(std::string message) { return Error(std::error_code(), std::move(message)); }
+
 constexpr size_t kMaxPublicKeyFile = 16 * 1024;
 
 std::string default_home_name() {
@@ -26,14 +29,14 @@ std::string default_home_name() {
 Result<void> check_inputs(const RegisterOptions& options) {
   struct stat st;
   if (stat(options.config_path.c_str(), &st) == 0) {
-    return Error(EEXIST, options.config_path +
-                             " exists: this home is registered already (--config names another "
-                             "file; remove it to register again)");
+    return refusal(options.config_path +
+                   " exists: this home is registered already (--config names another "
+                   "file; remove it to register again)");
   }
   if (access(options.private_key_path.c_str(), R_OK) != 0) {
     return errno_error("private key " + options.private_key_path);
   }
-  if (options.password.empty()) return invalid("empty password on stdin");
+  if (options.password.empty()) return refusal("empty password on stdin");
   return ok();
 }
 
@@ -57,7 +60,7 @@ Result<std::string> read_public_key_line(const std::string& path) {
   in >> type >> base64;
   std::string line = type + " " + base64;
   if (std::string problem = check_public_key_line(line); !problem.empty()) {
-    return invalid("public key " + path + ": " + problem);
+    return refusal("public key " + path + ": " + problem);
   }
   return line;
 }

@@ -173,6 +173,9 @@ class HomeAgentTest(unittest.TestCase):
     def test_config_errors(self):
         missing = os.path.join(self.work, "nope.yaml")
         self.assert_config_error(missing, f"{missing}: cannot read: No such file")
+        after = harness.run([HOME, "run", "--config", missing])  # the option after the command
+        self.assertEqual((after.returncode, after.stderr.count("\n")), (2, 1), after.stderr)
+        self.assertIn(f"{missing}: cannot read", after.stderr)
         env = dict(os.environ, CLOUDLINK_CONFIG=missing)
         self.assert_config_error(None, f"{missing}: cannot read", env=env)
 
