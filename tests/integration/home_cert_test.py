@@ -261,6 +261,20 @@ class HomeCertTest(unittest.TestCase):
         self.assert_no_temporary_mapping("after-kill.test")
         self.assertEqual((read(self.paths(name)[0]), read(self.paths(name)[1])), old)
 
+    def test_sigterm_mid_order_takes_the_mapping_back(self):
+        name = "stopped.test"
+        self.silent_responder(name, "127.0.0.5")
+        old = self.install_old_certificate(name)
+        proc = self.cert_process(name, "cert-stopped")
+        h.wait_until(lambda: "temporary mapping: http://" in proc.stderr_text(), 60,
+                     "the temporary mapping")
+        proc.send_signal(signal.SIGTERM)
+        self.assertEqual(proc.wait(15), 1, proc.stderr_text())
+        self.assertIn(f"temporary mapping of {name} removed", proc.stderr_text())
+        self.assertIn(f"cert: no certificate for {name}", proc.stderr_text())
+        self.assert_no_temporary_mapping(name)
+        self.assertEqual((read(self.paths(name)[0]), read(self.paths(name)[1])), old)
+
     def test_control_unreachable(self):
         name = "offline.test"
         old = self.install_old_certificate(name)
