@@ -29,11 +29,12 @@ Result<void> check_order(const CertificateOrder& order) {
   return ok();
 }
 
-// A tunnel port of the home that no service of the config uses.
-Result<uint16_t> free_tunnel_port(ControlClient& client, const AgentConfig& config) {
+// A tunnel port of the home that no service of the config and no other order uses.
+Result<uint16_t> free_tunnel_port(ControlClient& client, const AgentConfig& config,
+                                  const std::string& pending) {
   auto home = client.get_home(config.home->id);
   if (!home) return home.error();
-  std::vector<uint16_t> used;
+  std::vector<uint16_t> used = recorded_ports(pending);
   for (const auto& service : config.services) {
     used.insert(used.end(), service.tunnel_ports.begin(), service.tunnel_ports.end());
   }
@@ -64,7 +65,7 @@ Result<acme::CertificateInfo> order_through_tunnel(const CertificateOrder& order
                                                    const PendingSlot& slot) {
   auto account = acme_account(order);
   if (!account) return account.error();
-  auto port = free_tunnel_port(control, order.config);
+  auto port = free_tunnel_port(control, order.config, pending_dir(order.config_path));
   if (!port) return port.error();
   SshTarget ssh{*order.config.ssh,
                 resolve_key_path(order.config_path, order.config.ssh->private_key)};
