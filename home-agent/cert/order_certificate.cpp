@@ -76,7 +76,10 @@ Result<acme::CertificateInfo> order_through_tunnel(const CertificateOrder& order
   if (!mapping) return mapping.error();
   auto issued = (*account)->issue({order.hostname}, (*tunnel)->responder());
   auto closed = (*mapping)->close();
-  if (!issued) return issued.error();
+  if (!issued) {
+    if (!closed) log_line("cert: %s", closed.error().message().c_str());
+    return issued.error();
+  }
   auto installed =
       install_certificate(certificate_paths(order.config_path, *order.config.acme, order.hostname),
                           order.hostname, *issued);
