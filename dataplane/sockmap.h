@@ -19,6 +19,8 @@ namespace cloudlink::dataplane {
 // and user space copies them (bpf/sockmap_relay.bpf.c). 256 KiB keeps a 10 Gbit/s loopback
 // flow redirected while costing a stalled flow no more than a copy relay's 4 x 64 KiB buffers.
 constexpr uint32_t kSockmapBacklogBytes = 256 * 1024;
+// Read size of the copy lane (one buffer per direction in user space, allocated on first use).
+constexpr uint32_t kSockmapLaneBytes = 64 * 1024;
 
 // Why --relay sockmap could not be used; one label value of cloudlink_sockmap_fallbacks_total.
 enum class SockmapFallback : uint8_t {
@@ -44,6 +46,7 @@ struct SockmapFlow {
 struct SockmapLane {
   uint64_t redirected = 0;  // bytes the kernel redirected to the destination
   uint64_t passed = 0;      // bytes left on the source for user space to copy (the copy lane)
+  bool overflow = false;    // the lane outgrew its cap (both readers stalled): reset the flow
 };
 
 // What the program counted since the previous call, summed over all CPUs.
