@@ -247,8 +247,7 @@ class SockmapBackpressureTest(unittest.TestCase):
         # waits on the other socket's psock queue, where the kernel also queues, uncharged,
         # the bytes the program leaves on that socket. Either the flow rides it out (the
         # readers start in time) and every byte arrives, or a copy lane reaches its cap and
-        # the flow is reset: each reader then got an exact prefix of its stream, and no
-        # direction held more than the socket buffers, the budget and the lane's cap.
+        # the flow is reset: each reader then got an exact prefix of its stream.
         up, down = Pattern(5), Pattern(6)
         hello = h.client_hello("stalled.test")
         box = {}
@@ -299,7 +298,9 @@ class SockmapBackpressureTest(unittest.TestCase):
             return
         self.assertEqual(entry["result"], "error", entry)
         self.assertEqual(self.dp.metric("cloudlink_sockmap_lane_overflows_total"), 1)
-        self.assertLessEqual(max(peak_up, peak_down), backlog_bound() + lane_cap())
+        # No check of the peaks here: once a lane is at its cap the program drops what
+        # arrives (freed at once, never read) until the next tick (100 ms) resets the flow,
+        # and sent-but-unread counts those dropped bytes too.
         self.assertIsNone(reader.mismatch_at)
         self.assertIsNone(backend_reader.mismatch_at)
         self.assertLessEqual(reader.read, sent_down)
