@@ -264,6 +264,16 @@ Result<SockmapFlow> SockmapRelay::insert(int client_fd, int target_fd,
   if (touched != nullptr) *touched = true;
   if (bpf_map_update_elem(skel_->peer_socks(), &client_key, &target_value, BPF_NOEXIST) != 0) {
     Error e = errno_error("sockhash insert (target)");
+    // Typically the target's FIN arrived since the caller checked it was established. With
+    // the client out of the map again, no verdict runs for it any more: if the program neither
+    // redirected nor passed anything of it meanwhile, no byte was taken off it, and the flow can
+    // still be relayed another way. (Passed bytes would be lost with the client's psock.)
+    const sockmap_key client_entry = target_key;
+    bpf_map_delete_elem(skel_->peer_socks(), &client_entry);
+    const SockmapLane client_lane = lane(flow, 0);
+    if (touched != nullptr && client_lane.passed == 0 && client_lane.redirected == 0) {
+      *touched = false;
+    }
     remove(flow);
     return e;
   }

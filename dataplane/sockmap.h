@@ -75,9 +75,9 @@ class SockmapRelay {
   // so the kernel relays bytes from each to the other. written_base[d] is the destination of
   // direction d's bytes written so far (TCP_INFO bytes_acked + SIOCOUTQ). Client first: it is the
   // side that is quiet while a TLS server answers the ClientHello. On error, nothing is left in the
-  // map; *touched says whether the client socket was in it for a moment (its bytes of that moment
-  // may be gone with it), or not (the flow can still be relayed another way). A socket that is
-  // not ESTABLISHED (a client that already sent its FIN) is refused with EOPNOTSUPP.
+  // map; *touched says whether bytes of the client socket may be gone with its moment in the map
+  // (the program redirected or passed some), or not (the flow can still be relayed another way). A
+  // socket that is not ESTABLISHED (a client that already sent its FIN) is refused with EOPNOTSUPP.
   Result<SockmapFlow> insert(int client_fd, int target_fd, const uint64_t written_base[2],
                              bool* touched = nullptr);
   // Removes a flow's entries (absent entries are fine: closing a socket removes it too).
