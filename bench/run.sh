@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Load benchmark: cloudlink-dataplane (copy and splice relays) against HAProxy and nginx, each
+# Load benchmark: cloudlink-dataplane (copy, splice and BPF sockmap relays) against HAProxy and nginx, each
 # an SNI-routing TCP proxy with one worker on loopback, driven by cloudlink-loadgen in three
 # scenarios (bulk download, ping-pong, connection churn) towards cloudlink-bench-backend.
 #
@@ -8,7 +8,7 @@
 # Environment:
 #   BENCH_DURATION   measured seconds per run (default 10)
 #   BENCH_WARMUP     seconds before measuring (default 2)
-#   BENCH_PROXIES    subset of "dataplane-copy dataplane-splice haproxy nginx"
+#   BENCH_PROXIES    subset of "dataplane-copy dataplane-splice dataplane-sockmap haproxy nginx"
 #   BENCH_SCENARIOS  subset of "bulk pingpong churn"
 #   BENCH_SKIP_BUILD=1  use the binaries already in BUILD_DIR
 #   BENCH_JOBS       ninja -j (default 2)
@@ -24,7 +24,7 @@ build=${1:-$root/build-bench}
 case $build in /*) ;; *) build=$PWD/$build ;; esac
 duration=${BENCH_DURATION:-10}
 warmup=${BENCH_WARMUP:-2}
-proxies=${BENCH_PROXIES:-dataplane-copy dataplane-splice haproxy nginx}
+proxies=${BENCH_PROXIES:-dataplane-copy dataplane-splice dataplane-sockmap haproxy nginx}
 scenarios=${BENCH_SCENARIOS:-bulk pingpong churn}
 out=${BENCH_OUT:-$root/bench/results-latest.md}
 sni=bench.test
@@ -208,13 +208,17 @@ write_dataplane_routes() {
 start_proxy() {
   local name=$1 port=$2
   case $name in
-    dataplane-copy | dataplane-splice)
+    dataplane-copy | dataplane-splice | dataplane-sockmap)
       write_dataplane_routes
       # The access log (one line per connection on stdout) goes to /dev/null; HAProxy and nginx
-      # log nothing either.
+      # log nothing either. sockmap with --require-bpf: where BPF cannot load, the row is
+      # skipped rather than measured as a silent fallback to copy.
+      local bpf_flag=()
+      [ "$name" = dataplane-sockmap ] && bpf_flag=(--require-bpf)
+      metrics_port=$(free_port)
       start_bg /dev/null "$work/$name.log" "$dataplane_bin" --data "$work/dataplane-data" \
-        --listen-tls "127.0.0.1:$port" --metrics "127.0.0.1:$(free_port)" --workers 1 \
-        --relay "${name#dataplane-}"
+        --listen-tls "127.0.0.1:$port" --metrics "127.0.0.1:$metrics_port" --workers 1 \
+        --relay "${name#dataplane-}" "${bpf_flag[@]}"
       proxy_main_pid=$bg_pid
       proxy_pid=$bg_pid
       ;;
@@ -271,18 +275,25 @@ measure() {
   t1=$(date +%s.%N)
   cpu1=$(machine_ticks); p1=$(process_ticks "$proxy_pid"); b1=$(process_ticks "$backend_pid")
   rss=$(peak_rss_kb "$proxy_pid")
+  # sockmap: how often a direction left the kernel for the copy lane (its reader was slower
+  # than its writer for a moment); the report prints it under the tables.
+  lane_moves=0
+  if [ "$name" = dataplane-sockmap ]; then
+    lane_moves=$(curl -s "http://127.0.0.1:$metrics_port/metrics" |
+      awk '/^cloudlink_sockmap_backpressure_total/{s+=$2} END{print s+0}') || lane_moves=0
+  fi
   stop_pid "$proxy_main_pid"
   case $result in
     \{*) ;;
     *) result='{"errors":1,"first_error":"loadgen produced no result"}' ;;
   esac
   echo "$result" >&2
-  printf '{"proxy":"%s","scenario":"%s","machine_cpu_s":%s,"proxy_cpu_s":%s,"backend_cpu_s":%s,"wall_s":%s,"peak_rss_kb":%s,"loadgen":%s}\n' \
+  printf '{"proxy":"%s","scenario":"%s","machine_cpu_s":%s,"proxy_cpu_s":%s,"backend_cpu_s":%s,"wall_s":%s,"peak_rss_kb":%s,"lane_moves":%s,"loadgen":%s}\n' \
     "$name" "$scenario" \
     "$(awk -v a="$cpu0" -v b="$cpu1" -v hz="$(getconf CLK_TCK)" 'BEGIN{print (b-a)/hz}')" \
     "$(awk -v a="$p0" -v b="$p1" -v hz="$(getconf CLK_TCK)" 'BEGIN{print (b-a)/hz}')" \
     "$(awk -v a="$b0" -v b="$b1" -v hz="$(getconf CLK_TCK)" 'BEGIN{print (b-a)/hz}')" \
-    "$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')" "${rss:-0}" "$result" >>"$records"
+    "$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')" "${rss:-0}" "${lane_moves:-0}" "$result" >>"$records"
   sleep 1  # let the previous run's sockets finish closing
 }
 
@@ -326,7 +337,7 @@ import json, sys
 
 records = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
 by = {(r["proxy"], r["scenario"]): r for r in records}
-order = [p for p in ["dataplane-copy", "dataplane-splice", "haproxy", "nginx"]
+order = [p for p in ["dataplane-copy", "dataplane-splice", "dataplane-sockmap", "haproxy", "nginx"]
          if any(k[0] == p for k in by)]
 
 def ratio(value, base, lower_is_better=False):
@@ -397,6 +408,11 @@ table("churn", f"Connection churn ({args('churn')}, connect → hello → reques
       ["connections/s", "vs HAProxy", "p50 µs", "p99 µs", "p99 vs HAProxy",
        "machine CPU µs/conn", "proxy CPU µs/conn", "proxy peak RSS MiB", "other CPU s", "errors"],
       rr_row("connections_per_s"))
+moves = [f"{s} {by[('dataplane-sockmap', s)].get('lane_moves', 0):.0f}"
+         for s in ["bulk", "pingpong", "churn"] if ("dataplane-sockmap", s) in by]
+if moves:
+    print("dataplane-sockmap moves of a direction to the copy lane "
+          "(cloudlink_sockmap_backpressure_total): " + ", ".join(moves) + ".\n")
 print("`vs HAProxy`: value ÷ HAProxy's (above 1 is better for rates, worse for CPU and "
       "latency). `other CPU s`: machine CPU during the run not used by the proxy, the load "
       "generator or the backend (other work on the machine; large values mean noisy numbers).")
