@@ -261,6 +261,24 @@ class HomeAgentTest(unittest.TestCase):
         self.assertIn("agent: not running", stopped.stdout)
         self.assertIn(": down since", stopped.stdout)
 
+    def test_service_down_closes_the_client_and_logs_without_flooding(self):
+        closed = harness.TcpBackend(self, echo_handler)
+        closed.listener.close()  # nothing listens on this address any more
+        port = self.ports[1]
+        config = self.write_config([{"hostname": "app.example.com", "target": closed.address,
+                                     "ports": [port]}])
+        agent = self.start_agent(config, [port])
+        for _ in range(20):
+            with harness.connect(port) as s:
+                self.assertEqual(harness.recv_until_closed(s)[0], b"")
+        refused = [l for l in agent.stderr_text().splitlines() if "Connection refused" in l]
+        self.assertEqual(len(refused), 1, agent.stderr_text())
+        self.assertIn(f"connect {closed.address}: Connection refused", refused[0])
+        harness.wait_until(
+            lambda: "last error: connect" in self.home_cli("status", config=config).stdout,
+            WAIT, "status to show the service's refusal")
+        self.assertTrue(agent.alive())
+
     def test_status_shows_a_refused_bind_as_down(self):
         backend = harness.TcpBackend(self, echo_handler)
         foreign = self.base + 10  # home B's first port
