@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   cloudlink::log_program_name() = "cloudlink-home";
   CLI::App app{"cloudlink-home: keep a home's services reachable through a cloudlink VPS"};
   app.require_subcommand(1);
+  app.fallthrough();  // `cloudlink-home run --config X` as well as `--config X run`
   std::string config_flag;
   app.add_option("--config", config_flag,
                  "cloudlink.yaml to use (default: $CLOUDLINK_CONFIG, else ./cloudlink.yaml)");

@@ -53,10 +53,39 @@ bool session_closed(ssh_session session) {
          (ssh_get_status(session) & (SSH_CLOSED | SSH_CLOSED_ERROR)) != 0;
 }
 
+// A service that is down would otherwise log one line per client connection, at whatever rate
+// the internet connects: the first failure is logged, then at most one line per interval,
+// saying how many were not.
+class FailureLog {
+ public:
+  static constexpr auto kInterval = std::chrono::seconds(10);
+
+  void report(StatusBoard& board, size_t tunnel, const std::string& error) {
+    auto now = Clock::now();
+    if (logged_ && now - last_ < kInterval) {
+      ++suppressed_;
+      board.set_state(tunnel, TunnelState::kUp, error, /*log=*/false);
+      return;
+    }
+    std::string line = error;
+    if (suppressed_ > 0) line += " (and " + std::to_string(suppressed_) + " more not logged)";
+    board.set_state(tunnel, TunnelState::kUp, line);
+    logged_ = true;
+    last_ = now;
+    suppressed_ = 0;
+  }
+
+ private:
+  bool logged_ = false;
+  Clock::time_point last_{};
+  uint64_t suppressed_ = 0;
+};
+
 // Accepts every forwarded channel the server has opened; each gets a pump or, when the service
 // cannot be reached, is closed at once (the VPS client sees its connection end).
 void accept_channels(ssh_session session, const ServiceConfig& service, StatusBoard& board,
-                     size_t tunnel, std::vector<std::unique_ptr<Pump>>& pumps) {
+                     size_t tunnel, FailureLog& failures,
+                     std::vector<std::unique_ptr<Pump>>& pumps) {
   while (true) {
     int port = 0;
     char* originator = nullptr;
@@ -68,7 +97,7 @@ void accept_channels(ssh_session session, const ServiceConfig& service, StatusBo
     SshChannel channel(raw);
     auto target = connect_target(service.target_host, service.target_port, kTargetConnectMs);
     if (!target.ok()) {
-      board.set_state(tunnel, TunnelState::kUp, target.error().message());
+      failures.report(board, tunnel, target.error().message());
       ssh_channel_close(channel.get());
       continue;
     }
@@ -121,6 +150,7 @@ std::string serve_forwards(ssh_session session, const ServiceConfig& service, St
   PacketCounters counters(session);
   std::vector<std::unique_ptr<Pump>> pumps;
   std::vector<pollfd> fds;
+  FailureLog failures;
   uint64_t last_packets = counters.received_packets();
   auto last_heard = Clock::now();
   auto next_keepalive = last_heard + keepalive.interval;
@@ -137,7 +167,7 @@ std::string serve_forwards(ssh_session session, const ServiceConfig& service, St
     // are not sticky in Linux, hence re-armed before every read.
     int one = 1;
     ::setsockopt(ssh_get_fd(session), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
-    accept_channels(session, service, board, tunnel, pumps);
+    accept_channels(session, service, board, tunnel, failures, pumps);
     busy = step_pumps(pumps, board, tunnel);
     if (ssh_get_poll_flags(session) & SSH_WRITE_PENDING) ssh_blocking_flush(session, 0);
     if (session_closed(session)) {

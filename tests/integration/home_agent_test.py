@@ -173,6 +173,9 @@ class HomeAgentTest(unittest.TestCase):
     def test_config_errors(self):
         missing = os.path.join(self.work, "nope.yaml")
         self.assert_config_error(missing, f"{missing}: cannot read: No such file")
+        after = harness.run([HOME, "run", "--config", missing])  # the option after the command
+        self.assertEqual((after.returncode, after.stderr.count("\n")), (2, 1), after.stderr)
+        self.assertIn(f"{missing}: cannot read", after.stderr)
         env = dict(os.environ, CLOUDLINK_CONFIG=missing)
         self.assert_config_error(None, f"{missing}: cannot read", env=env)
 
@@ -257,6 +260,24 @@ class HomeAgentTest(unittest.TestCase):
         self.assertEqual(stopped.returncode, 3, stopped.stdout)
         self.assertIn("agent: not running", stopped.stdout)
         self.assertIn(": down since", stopped.stdout)
+
+    def test_service_down_closes_the_client_and_logs_without_flooding(self):
+        closed = harness.TcpBackend(self, echo_handler)
+        closed.listener.close()  # nothing listens on this address any more
+        port = self.ports[1]
+        config = self.write_config([{"hostname": "app.example.com", "target": closed.address,
+                                     "ports": [port]}])
+        agent = self.start_agent(config, [port])
+        for _ in range(20):
+            with harness.connect(port) as s:
+                self.assertEqual(harness.recv_until_closed(s)[0], b"")
+        refused = [l for l in agent.stderr_text().splitlines() if "Connection refused" in l]
+        self.assertEqual(len(refused), 1, agent.stderr_text())
+        self.assertIn(f"connect {closed.address}: Connection refused", refused[0])
+        harness.wait_until(
+            lambda: "last error: connect" in self.home_cli("status", config=config).stdout,
+            WAIT, "status to show the service's refusal")
+        self.assertTrue(agent.alive())
 
     def test_status_shows_a_refused_bind_as_down(self):
         backend = harness.TcpBackend(self, echo_handler)
