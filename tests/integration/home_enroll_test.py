@@ -191,6 +191,24 @@ class HomeEnrollTest(unittest.TestCase):
         self.assertIn("no mapping", r.stdout)
         self.assertNotIn("b.example.com", read_text(config))
 
+    def test_concurrent_exposes_get_distinct_ports(self):
+        _, config = self.registered(name="busy")
+        names = [f"c{i}.example.com" for i in range(4)]  # the whole block of 4
+        procs = [subprocess.Popen([HOME, "expose", name, "--to", f"127.0.0.1:{9000 + i}",
+                                   "--config", config], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+                 for i, name in enumerate(names)]
+        for proc in procs:
+            _, err = proc.communicate(timeout=h.WAIT * 2)
+            self.assertEqual(proc.returncode, 0, err)
+        routes = self.routes()
+        targets = [routes[name]["targets"][0] for name in names]
+        self.assertEqual(len(set(targets)), 4, targets)
+        text = read_text(config)
+        for name, target in zip(names, targets):
+            self.assertIn(f'hostname: "{name}"', text)
+            self.assertIn(f"tunnel_ports: [{target.rsplit(':', 1)[1]}]", text)
+
     def test_summary_names_the_home(self):
         _, config, r = self.register(name="summary")
         self.assertEqual(r.returncode, 0, r.stderr)
