@@ -10,6 +10,7 @@
 #include "home-agent/config/atomic_file.h"
 #include "home-agent/config/field_checks.h"
 #include "home-agent/control_client/control_client.h"
+#include "home-agent/enroll/config_lock.h"
 #include "home-agent/enroll/host_key.h"
 
 namespace cloudlink::home {
@@ -66,6 +67,9 @@ Result<std::string> read_public_key_line(const std::string& path) {
 }
 
 Result<RegisterSummary> register_home(const RegisterOptions& options) {
+  // Held until the config is written: a second register of the same file waits, then sees it.
+  auto lock = ConfigLock::acquire(options.config_path);
+  if (!lock) return lock.error();
   if (auto checked = check_inputs(options); !checked) return checked.error();
   auto public_key = read_public_key_line(options.public_key_path);
   if (!public_key) return public_key.error();

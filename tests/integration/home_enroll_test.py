@@ -237,6 +237,25 @@ class HomeEnrollTest(unittest.TestCase):
         self.assertIn("registered already", r.stderr)
         self.assertEqual(read_bytes(config), before)
 
+    def test_concurrent_registers_of_one_config(self):
+        folder = h.temp_dir(self)
+        key, pub = self.keygen(folder)
+        config = os.path.join(folder, "cloudlink.yaml")
+        procs = [subprocess.Popen([HOME, "register", "--server", self.url, "--username", "alice",
+                                   "--password-stdin", "--public-key", pub, "--private-key", key,
+                                   "--config", config, "--name", f"race{i}"],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for i in range(2)]
+        codes = []
+        for proc in procs:
+            _, err = proc.communicate("alice-password\n", timeout=h.WAIT * 2)
+            codes.append(proc.returncode)
+            if proc.returncode:
+                self.assertIn("registered already", err)
+        self.assertEqual(sorted(codes), [0, 1])
+        names = [x["name"] for x in self.homes_of("alice") if x["name"].startswith("race")]
+        self.assertEqual(len(names), 1, names)
+
     def test_hostname_of_another_user(self):
         _, bob_config = self.registered("bob", name="bobs")
         r = self.expose(bob_config, "taken.example.com", "--to", "127.0.0.1:443")
