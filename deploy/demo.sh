@@ -7,6 +7,8 @@
 # `cloudlink` and `cloudlink-keys`, made when missing and left in place).
 #   bash deploy/demo.sh          show one request flowing through, then stop
 #   KEEP=1 bash deploy/demo.sh   leave it running until Ctrl-C
+# Ports and folder: TLS_PORT (8443), CONTROL_PORT (8000), SSH_PORT (2222), BACKEND_PORT (9443),
+# METRICS_PORT (9477), PORT_RANGE (20000-20099, the homes' tunnel ports), DATA (./var).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -56,6 +58,24 @@ wait_for_port() {
   echo "demo: nothing is listening on 127.0.0.1:$1 after 15 s" >&2
   return 1
 }
+
+# The same, without connecting: a probe through the tunnel would reach the home service.
+wait_for_listener() {
+  for _ in $(seq 150); do
+    [ -n "$(ss -Hltn "sport = :$1")" ] && return 0
+    sleep 0.1
+  done
+  echo "demo: nothing is listening on 127.0.0.1:$1 after 15 s" >&2
+  return 1
+}
+
+for port in "$tls_port" "$control_port" "$ssh_port" "$backend_port" "$metrics_port" \
+  "${port_range%-*}"; do
+  if [ -n "$(ss -Hltn "sport = :$port")" ]; then
+    echo "demo: 127.0.0.1:$port is in use already; move the demo with the *_PORT variables" >&2
+    exit 1
+  fi
+done
 
 pids=()
 bin_dir=""
@@ -141,7 +161,7 @@ tunnel_port=$(sed -n 's/.*tunnel_ports: *\[ *\([0-9]*\).*/\1/p' "$config" | head
 echo "== cloudlink-home run (the reverse tunnel through sshd)"
 "$home_bin" --config "$config" run >"$data/demo/agent.log" 2>&1 &
 pids+=($!)
-wait_for_port "$tunnel_port"
+wait_for_listener "$tunnel_port"
 
 echo "== curl --resolve $host:$tls_port:127.0.0.1 https://$host:$tls_port/"
 echo "   (curl -> dataplane :$tls_port -> sshd tunnel 127.0.0.1:$tunnel_port -> agent -> s_server)"
@@ -151,6 +171,14 @@ answer=$(curl -sS --max-time 10 --cacert "$data/demo/$host.crt" \
   --resolve "$host:$tls_port:127.0.0.1" "https://$host:$tls_port/")
 head -n 12 <<<"$answer"
 echo "..."
+echo "== cloudlink-home status"
+# run rewrites its status file within 200 ms of a change; give it that moment.
+sleep 0.5
+for _ in $(seq 30); do
+  "$home_bin" --config "$config" status >/dev/null 2>&1 && break
+  sleep 0.1
+done
+"$home_bin" --config "$config" status || true
 sleep 0.2
 echo "== access log"
 cat "$data/demo/access.log"

@@ -8,26 +8,33 @@
 #include "home-agent/config/agent_config.h"
 #include "home-agent/config/field_checks.h"
 #include "home-agent/control_client/control_client.h"
+#include "home-agent/enroll/config_lock.h"
 #include "home-agent/enroll/tunnel_ports.h"
 
 namespace cloudlink::home {
 namespace {
 
+// A refusal that is not an errno: the message says it all (no ": Invalid argument" tail).
+Error refusal(std::string message) { return Error(std::error_code(), std::move(message)); }
+
 // `run` reads the config once, at start.
 constexpr const char* kRestartNote =
     "(an agent already running picks this up when `cloudlink-home run` is restarted)\n";
 
-// The config and a client logged in as it says (or with fresh credentials).
+// The config, held locked, and a client logged in as it says (or with fresh credentials).
 struct Session {
+  ConfigLock lock;
   AgentConfig config;
   std::unique_ptr<ControlClient> client;
 };
 
 Result<Session> open_session(const ApiAccess& access) {
+  auto lock = ConfigLock::acquire(access.config_path);
+  if (!lock) return lock.error();
   auto config = load_agent_config(access.config_path);
   if (!config) return config.error();
   if (!config->server || config->server->url.empty() || !config->home || config->home->id.empty()) {
-    return invalid(access.config_path +
+    return refusal(access.config_path +
                    " has no server or home: run `cloudlink-home register` first");
   }
   auto client = ControlClient::create({config->server->url, access.ca_bundle});
@@ -39,12 +46,12 @@ Result<Session> open_session(const ApiAccess& access) {
   } else {
     (*client)->set_token(config->server->token);
   }
-  return Session{std::move(*config), std::move(*client)};
+  return Session{std::move(*lock), std::move(*config), std::move(*client)};
 }
 
-// A 401 means the saved token is gone (expired or revoked): say how to get a new one.
-Error explain(const Error& error) {
-  if (http_status(error) != 401) return error;
+// A 401 with the saved token means it is gone (expired or revoked): say how to get a new one.
+Error explain(const Error& error, const ApiAccess& access) {
+  if (http_status(error) != 401 || !access.username.empty()) return error;
   return Error(error.code(), error.context() +
                                  " (the saved login has expired: add --username NAME "
                                  "--password-stdin)");
@@ -66,18 +73,18 @@ Result<ServiceConfig> service_from(const ExposeOptions& options) {
   ServiceConfig service;
   service.hostname = lower_case(options.hostname);
   if (auto valid = validate_route_hostname(service.hostname); !valid) {
-    return invalid("hostname " + quote(options.hostname) + ": " + valid.error().message());
+    return refusal("hostname " + quote(options.hostname) + ": " + valid.error().context());
   }
   auto target = parse_host_port(options.target);
   if (!target || target->port == 0) {
-    return invalid("--to: expected HOST:PORT, got " + quote(options.target));
+    return refusal("--to: expected HOST:PORT, got " + quote(options.target));
   }
   service.target_host = target->host;
   service.target_port = target->port;
   const int most = std::min<int>(
       {kMaxConnections, static_cast<int>(kMaxTunnelPorts), static_cast<int>(kMaxRouteTargets)});
   if (options.connections < 1 || options.connections > most) {
-    return invalid("--connections: from 1 to " + std::to_string(most));
+    return refusal("--connections: from 1 to " + std::to_string(most));
   }
   service.connections = options.connections;
   service.proxy_protocol = options.proxy_protocol;
@@ -90,17 +97,17 @@ Result<std::string> expose_service(const ExposeOptions& options) {
   auto service = service_from(options);
   if (!service) return service.error();
   auto session = open_session(options.access);
-  if (!session) return explain(session.error());
+  if (!session) return explain(session.error(), options.access);
   AgentConfig& config = session->config;
   if (config.find_service(service->hostname) != nullptr) {
-    return Error(EEXIST, service->hostname + " is exposed already in " +
-                             options.access.config_path + " (unexpose it first)");
+    return refusal(service->hostname + " is exposed already in " + options.access.config_path +
+                   " (unexpose it first)");
   }
   if (config.services.size() >= kMaxServices) {
-    return Error(ENOSPC, "the config holds " + std::to_string(kMaxServices) + " services");
+    return refusal("the config holds " + std::to_string(kMaxServices) + " services");
   }
   auto home = session->client->get_home(config.home->id);
-  if (!home) return explain(home.error());
+  if (!home) return explain(home.error(), options.access);
   std::vector<uint16_t> used;
   for (const auto& other : config.services) {
     used.insert(used.end(), other.tunnel_ports.begin(), other.tunnel_ports.end());
@@ -111,7 +118,7 @@ Result<std::string> expose_service(const ExposeOptions& options) {
 
   MappingRequest request{service->hostname, *ports, std::nullopt, service->proxy_protocol};
   auto mapping = session->client->create_mapping(config.home->id, request);
-  if (!mapping) return explain(mapping.error());
+  if (!mapping) return explain(mapping.error(), options.access);
   config.services.push_back(*service);
   if (auto saved = save_agent_config(options.access.config_path, config); !saved) {
     // The route is live but the agent would never serve it: take it down again.
@@ -124,20 +131,20 @@ Result<std::string> expose_service(const ExposeOptions& options) {
 
 Result<std::string> unexpose_service(const ApiAccess& access, const std::string& hostname) {
   auto session = open_session(access);
-  if (!session) return explain(session.error());
+  if (!session) return explain(session.error(), access);
   AgentConfig& config = session->config;
   const std::string name = lower_case(hostname);
   auto it = std::find_if(config.services.begin(), config.services.end(),
                          [&](const ServiceConfig& s) { return s.hostname == name; });
   if (it == config.services.end()) {
-    return Error(ENOENT, name + " is not exposed in " + access.config_path);
+    return refusal(name + " is not exposed in " + access.config_path);
   }
   std::string note;
   auto deleted = session->client->delete_mapping(config.home->id, name);
   if (!deleted && http_status(deleted.error()) == 404) {
     note = " (control had no mapping for it any more)";
   } else if (!deleted) {
-    return explain(deleted.error());
+    return explain(deleted.error(), access);
   }
   config.services.erase(it);
   if (auto saved = save_agent_config(access.config_path, config); !saved) return saved.error();

@@ -10,10 +10,14 @@
 #include "home-agent/config/atomic_file.h"
 #include "home-agent/config/field_checks.h"
 #include "home-agent/control_client/control_client.h"
+#include "home-agent/enroll/config_lock.h"
 #include "home-agent/enroll/host_key.h"
 
 namespace cloudlink::home {
 namespace {
+
+// A refusal that is not an errno: the message says it all (no ": Invalid argument" tail).
+Error refusal(std::string message) { return Error(std::error_code(), std::move(message)); }
 
 constexpr size_t kMaxPublicKeyFile = 16 * 1024;
 
@@ -26,14 +30,14 @@ std::string default_home_name() {
 Result<void> check_inputs(const RegisterOptions& options) {
   struct stat st;
   if (stat(options.config_path.c_str(), &st) == 0) {
-    return Error(EEXIST, options.config_path +
-                             " exists: this home is registered already (--config names another "
-                             "file; remove it to register again)");
+    return refusal(options.config_path +
+                   " exists: this home is registered already (--config names another "
+                   "file; remove it to register again)");
   }
   if (access(options.private_key_path.c_str(), R_OK) != 0) {
     return errno_error("private key " + options.private_key_path);
   }
-  if (options.password.empty()) return invalid("empty password on stdin");
+  if (options.password.empty()) return refusal("empty password on stdin");
   return ok();
 }
 
@@ -57,12 +61,15 @@ Result<std::string> read_public_key_line(const std::string& path) {
   in >> type >> base64;
   std::string line = type + " " + base64;
   if (std::string problem = check_public_key_line(line); !problem.empty()) {
-    return invalid("public key " + path + ": " + problem);
+    return refusal("public key " + path + ": " + problem);
   }
   return line;
 }
 
 Result<RegisterSummary> register_home(const RegisterOptions& options) {
+  // Held until the config is written: a second register of the same file waits, then sees it.
+  auto lock = ConfigLock::acquire(options.config_path);
+  if (!lock) return lock.error();
   if (auto checked = check_inputs(options); !checked) return checked.error();
   auto public_key = read_public_key_line(options.public_key_path);
   if (!public_key) return public_key.error();

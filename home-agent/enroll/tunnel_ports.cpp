@@ -4,10 +4,16 @@
 #include <string>
 
 namespace cloudlink::home {
+namespace {
+
+// A refusal that is not an errno: the message says it all (no ": Invalid argument" tail).
+Error refusal(std::string message) { return Error(std::error_code(), std::move(message)); }
+
+}  // namespace
 
 Result<std::vector<uint16_t>> pick_tunnel_ports(const std::vector<uint16_t>& block,
                                                 const std::vector<uint16_t>& used, size_t count) {
-  if (count == 0) return invalid("a service needs at least one connection");
+  if (count == 0) return refusal("a service needs at least one connection");
   std::vector<uint16_t> picked;
   for (uint16_t port : block) {
     if (picked.size() == count) break;
@@ -16,9 +22,9 @@ Result<std::vector<uint16_t>> pick_tunnel_ports(const std::vector<uint16_t>& blo
     if (!taken) picked.push_back(port);
   }
   if (picked.size() < count) {
-    return Error(ENOSPC, "the home's port block has " + std::to_string(picked.size()) +
-                             " free port(s), " + std::to_string(count) +
-                             " wanted (unexpose a service, or ask for fewer --connections)");
+    return refusal("the home's port block has " + std::to_string(picked.size()) +
+                   " free port(s), " + std::to_string(count) +
+                   " wanted (unexpose a service, or ask for fewer --connections)");
   }
   return picked;
 }

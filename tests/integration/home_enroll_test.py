@@ -9,7 +9,7 @@ the SSH endpoint and the sshd's own host key; expose creates a mapping whose rou
 block; unexpose removes both. A wrong password, a hostname mapped by another user, an
 expired token and a control server that is down each fail with a clear message and leave
 the config file byte for byte as it was. Register also works over HTTPS with --ca-bundle
-and refuses a certificate it cannot verify.
+(or the system store) and refuses a certificate it cannot verify or that names another host.
 
 Skipped only when sshd cannot run here (not root, or no /usr/sbin/sshd).
 """
@@ -35,9 +35,9 @@ def _skip_reason():
     return None
 
 
-def home(*args, stdin=None, timeout=h.WAIT * 2):
+def home(*args, stdin=None, timeout=h.WAIT * 2, env=None):
     return subprocess.run([HOME] + [str(a) for a in args], input=stdin, capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, timeout=timeout, env=env)
 
 
 def read_bytes(path):
@@ -93,7 +93,7 @@ class HomeEnrollTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         return key, key + ".pub"
 
-    def register(self, user="alice", password=None, name=None, url=None, extra=()):
+    def register(self, user="alice", password=None, name=None, url=None, extra=(), env=None):
         """Registers a new home of user in a fresh folder; returns (folder, config path, run
         result)."""
         folder = h.temp_dir(self)
@@ -103,7 +103,7 @@ class HomeEnrollTest(unittest.TestCase):
                 "--public-key", pub, "--private-key", key, "--config", config, *extra]
         if name:
             args += ["--name", name]
-        r = home(*args, stdin=(password or f"{user}-password") + "\n")
+        r = home(*args, stdin=(password or f"{user}-password") + "\n", env=env)
         return folder, config, r
 
     def registered(self, user="alice", name=None):
@@ -182,6 +182,32 @@ class HomeEnrollTest(unittest.TestCase):
         r = home("unexpose", "nope.example.com", "--config", config)
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("not exposed", r.stderr)
+        # A mapping deleted behind the agent's back: unexpose still tidies the config.
+        alice = self.control.login("alice", "alice-password")
+        status, _ = alice.call("DELETE", f"/api/homes/{home_entry['id']}/mappings/b.example.com")
+        self.assertEqual(status, 204)
+        r = home("unexpose", "b.example.com", "--config", config)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("no mapping", r.stdout)
+        self.assertNotIn("b.example.com", read_text(config))
+
+    def test_concurrent_exposes_get_distinct_ports(self):
+        _, config = self.registered(name="busy")
+        names = [f"c{i}.example.com" for i in range(4)]  # the whole block of 4
+        procs = [subprocess.Popen([HOME, "expose", name, "--to", f"127.0.0.1:{9000 + i}",
+                                   "--config", config], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+                 for i, name in enumerate(names)]
+        for proc in procs:
+            _, err = proc.communicate(timeout=h.WAIT * 2)
+            self.assertEqual(proc.returncode, 0, err)
+        routes = self.routes()
+        targets = [routes[name]["targets"][0] for name in names]
+        self.assertEqual(len(set(targets)), 4, targets)
+        text = read_text(config)
+        for name, target in zip(names, targets):
+            self.assertIn(f'hostname: "{name}"', text)
+            self.assertIn(f"tunnel_ports: [{target.rsplit(':', 1)[1]}]", text)
 
     def test_summary_names_the_home(self):
         _, config, r = self.register(name="summary")
@@ -210,6 +236,25 @@ class HomeEnrollTest(unittest.TestCase):
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("registered already", r.stderr)
         self.assertEqual(read_bytes(config), before)
+
+    def test_concurrent_registers_of_one_config(self):
+        folder = h.temp_dir(self)
+        key, pub = self.keygen(folder)
+        config = os.path.join(folder, "cloudlink.yaml")
+        procs = [subprocess.Popen([HOME, "register", "--server", self.url, "--username", "alice",
+                                   "--password-stdin", "--public-key", pub, "--private-key", key,
+                                   "--config", config, "--name", f"race{i}"],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for i in range(2)]
+        codes = []
+        for proc in procs:
+            _, err = proc.communicate("alice-password\n", timeout=h.WAIT * 2)
+            codes.append(proc.returncode)
+            if proc.returncode:
+                self.assertIn("registered already", err)
+        self.assertEqual(sorted(codes), [0, 1])
+        names = [x["name"] for x in self.homes_of("alice") if x["name"].startswith("race")]
+        self.assertEqual(len(names), 1, names)
 
     def test_hostname_of_another_user(self):
         _, bob_config = self.registered("bob", name="bobs")
@@ -306,6 +351,16 @@ class HomeEnrollTest(unittest.TestCase):
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("not trusted", r.stderr)
         self.assertFalse(os.path.exists(config))
+        # The name in the URL must be the certificate's (this one is for 127.0.0.1 only).
+        _, config, r = self.register("erin", url=f"https://localhost:{port}",
+                                     extra=["--ca-bundle", cert])
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("not trusted", r.stderr)
+        self.assertFalse(os.path.exists(config))
+        # Without --ca-bundle the system store is used: OpenSSL's SSL_CERT_FILE stands in for it.
+        _, config, r = self.register("erin", url=url, name="system-store",
+                                     env=dict(os.environ, SSL_CERT_FILE=cert))
+        self.assertEqual(r.returncode, 0, r.stderr)
         _, config, r = self.register("erin", url=url, extra=["--ca-bundle", cert])
         self.assertEqual(r.returncode, 0, r.stderr)
         r = self.expose(config, "tls.example.com", "--to", "127.0.0.1:443", "--ca-bundle", cert)
