@@ -16,6 +16,8 @@
 #   BENCH_SERIAL     subset of "direct ssh-R cloudlink-home dataplane" for the one-at-a-time
 #                    runs ("" skips them); BENCH_SERIAL_DURATION seconds each (default 5)
 #   BENCH_HOME_BIN   the cloudlink-home to run (default: the one in BUILD_DIR)
+#   BENCH_HOME_COMPARE  another cloudlink-home binary, for the one-at-a-time row "compare"
+#                    (add it to BENCH_SERIAL), e.g. a build from before a change
 #   BENCH_SKIP_BUILD=1  use the binaries already in BUILD_DIR
 #   BENCH_JOBS       ninja -j (default 2)
 #   BENCH_OUT        markdown output (default bench/tunnel-latest.md)
@@ -220,13 +222,13 @@ EOF
 home_pid=
 home_ports_up=()
 start_home() {
-  local count=$1 port
+  local count=$1 bin=${2:-$home_bin} port
   write_home_config "$work/cloudlink.yaml" "$count" "${home_ports[@]:0:4}"
   home_ports_up=("${home_ports[@]:0:$count}")
   for port in "${home_ports_up[@]}"; do
     wait_port_free "$port" || { say "port $port is still held"; return 1; }
   done
-  start_bg "$work/home.log" "$work/home.log" "$home_bin" --config "$work/cloudlink.yaml" run
+  start_bg "$work/home.log" "$work/home.log" "$bin" --config "$work/cloudlink.yaml" run
   home_pid=$bg_pid
   for port in "${home_ports_up[@]}"; do
     wait_listening "$port" "$home_pid" 400 || { say "tunnel port $port not up:"; tail "$work/home.log" >&2; return 1; }
@@ -259,7 +261,7 @@ start_front() {
   proxy_main_pid=
   case $path in
     direct) target_port=$backend_port; return 0 ;;
-    ssh-port | ssh-R | cloudlink-home) target_port=${home_ports_up[0]}; return 0 ;;
+    ssh-port | ssh-R | cloudlink-home | compare) target_port=${home_ports_up[0]}; return 0 ;;
   esac
   port=$(free_port)
   target_port=$port
@@ -385,8 +387,13 @@ if [ -n "$serial_rows" ]; then
         done
         stop_pid "$ssh_pid"
         ;;
-      cloudlink-home | dataplane)
-        start_home 1 || exit 1
+      cloudlink-home | dataplane | compare)
+        if [ "$row" = compare ]; then
+          [ -x "${BENCH_HOME_COMPARE:-}" ] || { say "compare: set BENCH_HOME_COMPARE"; exit 1; }
+          start_home 1 "$BENCH_HOME_COMPARE" || exit 1
+        else
+          start_home 1 || exit 1
+        fi
         for scenario in $serial_scenarios; do
           measure serial "$row" "$scenario" 1 "$serial_duration"
         done
@@ -404,7 +411,7 @@ fi
   machine_lines
   echo "- $(/usr/sbin/sshd -V 2>&1 | head -n 1 | cut -d, -f1) (deploy/sshd/cloudlink.conf)," \
     "libssh $(dpkg-query -W -f '${Version}' libssh-4 2>/dev/null || echo '?')," \
-    "cloudlink-home $(basename "$home_bin")$( [ -n "${BENCH_HOME_BIN:-}" ] && echo " from $BENCH_HOME_BIN")"
+    "cloudlink-home: ${BENCH_HOME_BIN:-built from this checkout}$([ -n "${BENCH_HOME_COMPARE:-}" ] && echo "; compare: $BENCH_HOME_COMPARE")"
   echo "- ${warmup} s warm-up + ${duration} s measured per run (one-at-a-time runs: ${serial_duration} s);" \
     "proxies restarted per run, one worker each (dataplane --relay copy);" \
     "cloudlink-home restarted per SSH connection count"

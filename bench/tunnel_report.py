@@ -10,6 +10,7 @@ PATHS = {
     "nginx": "nginx",
     "ssh-R": "OpenSSH `ssh -R` (loadgen → sshd port)",
     "cloudlink-home": "cloudlink-home (loadgen → sshd port)",
+    "compare": "`BENCH_HOME_COMPARE` cloudlink-home (loadgen → sshd port)",
 }
 ORDER = list(PATHS)
 
@@ -35,8 +36,9 @@ def share(r, key):
 
 
 def shares(r):
-    return [share(r, "proxy_cpu_s"), share(r, "sshd_cpu_s"),
-            share(r, "home_cpu_s") if r["tunnels"] else "–"]
+    if not r["tunnels"]:
+        return ["–", "–", "–"]
+    return [share(r, "proxy_cpu_s"), share(r, "sshd_cpu_s"), share(r, "home_cpu_s")]
 
 
 def tunnels(r):
@@ -114,32 +116,37 @@ if len(counts) > 1:
     print()
 
 # One at a time.
-churn = {r["path"]: r for r in pick("serial", "serial-churn")}
-flow = {r["path"]: r for r in pick("serial", "serial-pingpong")}
-if churn or flow:
-    print("### One at a time: new connections and one established flow\n")
-    print("New connections back to back (`--mode churn --connections 1 --size 128`: connect, "
-          "hello + request, 128-byte reply, close, repeat) and one established flow "
-          "(`--mode pingpong --connections 1 --size 128`). \"added p50\": p50 minus the p50 "
-          "without a tunnel.\n")
-    print("| path | new connections/s | p50 µs | p99 µs | added p50 µs | rate vs `ssh -R` | "
-          "flow round trips/s | flow p50 µs | flow p99 µs | errors |")
-    print("|---" * 10 + "|")
-    base_p50 = churn["direct"]["loadgen"].get("p50_us", 0) if "direct" in churn else None
-    ssh_rate = churn["ssh-R"]["loadgen"].get("connections_per_s") if "ssh-R" in churn else None
-    for path in ORDER:
-        if path not in churn and path not in flow:
+closes = {r["path"]: r["loadgen"] for r in pick("serial", "serial-close")}
+churn = {r["path"]: r["loadgen"] for r in pick("serial", "serial-churn")}
+flow = {r["path"]: r["loadgen"] for r in pick("serial", "serial-pingpong")}
+if closes or churn or flow:
+    print("### One at a time: new connections back to back, and one established flow\n")
+    print("One SSH connection. *Client closes*: `--mode churn --client-closes --connections 1 "
+          "--size 128` (connect, hello + request + 128 bytes, read the 128-byte echo, close, "
+          "repeat). *Backend closes*: `--mode churn --connections 1 --size 128` (the backend "
+          "replies 128 bytes and closes first). *Flow*: `--mode pingpong --connections 1 "
+          "--size 128` on one established connection. \"added p50\": p50 minus the p50 without "
+          "a tunnel; \"vs `ssh -R`\": connections/s over OpenSSH's, client closes.\n")
+    print("| path | client closes: conn/s | p50 µs | p99 µs | added p50 µs | vs `ssh -R` | "
+          "backend closes: conn/s | p50 µs | p99 µs | flow p50 µs | flow p99 µs | errors |")
+    print("|---" * 12 + "|")
+    base = closes.get("direct", {}).get("p50_us")
+    ssh_rate = closes.get("ssh-R", {}).get("connections_per_s")
+    for path in ("direct", "ssh-R", "compare", "cloudlink-home", "dataplane"):
+        if path not in closes and path not in churn and path not in flow:
             continue
-        c = churn.get(path, {"loadgen": {}})["loadgen"]
-        f = flow.get(path, {"loadgen": {}})["loadgen"]
+        c, b, f = closes.get(path, {}), churn.get(path, {}), flow.get(path, {})
         rate = c.get("connections_per_s", 0)
-        added = (f"{c.get('p50_us', 0) - base_p50:.0f}"
-                 if base_p50 is not None and path != "direct" else "–")
-        vs = f"{rate / ssh_rate:.1f}×" if ssh_rate and rate else "–"
-        name = PATHS[path] if path != "dataplane" else "cloudlink-dataplane → cloudlink-home"
-        print(f"| {name} | {rate:,.0f} | {c.get('p50_us', 0):.0f} | {c.get('p99_us', 0):.0f} | "
-              f"{added} | {vs} | {f.get('requests_per_s', 0):,.0f} | {f.get('p50_us', 0):.0f} | "
-              f"{f.get('p99_us', 0):.0f} | {c.get('errors', 0) + f.get('errors', 0)} |")
+        added = f"{c.get('p50_us', 0) - base:,.0f}" if base is not None and path != "direct" \
+            else "–"
+        vs = f"{rate / ssh_rate:.1f}×" if ssh_rate and rate and path != "direct" else "–"
+        errors = sum(x.get("errors", 0) for x in (c, b, f))
+        name = PATHS[path] if path != "dataplane" else "cloudlink-dataplane → sshd → cloudlink-home"
+        print(f"| {name} | {rate:,.0f} | {c.get('p50_us', 0):,.0f} | "
+              f"{c.get('p99_us', 0):,.0f} | {added} | {vs} | "
+              f"{b.get('connections_per_s', 0):,.0f} | {b.get('p50_us', 0):,.0f} | "
+              f"{b.get('p99_us', 0):,.0f} | {f.get('p50_us', 0):,.0f} | "
+              f"{f.get('p99_us', 0):,.0f} | {errors} |")
     print()
 
 print("Machine CPU: `/proc/stat`, all CPUs, during the load generator's run (warm-up "
