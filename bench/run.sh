@@ -44,70 +44,15 @@ records=$work/records.jsonl
 : >"$records"
 started_pids=()
 
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
+
 cleanup() {
-  local pid
-  for pid in "${started_pids[@]}"; do
-    kill "$pid" 2>/dev/null || true
-  done
-  for pid in "${started_pids[@]}"; do
-    wait "$pid" 2>/dev/null || true
-  done
+  stop_started
   rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-say() { echo "$*" >&2; }
-
-# Prints (on stderr: stdout carries the report) and records a command, then runs it.
-run() {
-  echo "\$ $*" | tee -a "$commands" >&2
-  "$@"
-}
-
-# Prints and records a command, then starts it in the background, stdout and stderr to the
-# given files. The pid is left in $bg_pid.
-start_bg() {
-  local out=$1 err=$2
-  shift 2
-  echo "\$ $* >$(basename "$out") 2>$(basename "$err") &" | tee -a "$commands" >&2
-  "$@" >"$out" 2>"$err" &
-  bg_pid=$!
-  started_pids+=("$bg_pid")
-}
-
-stop_pid() {
-  local pid=$1
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for _ in $(seq 50); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-wait_listening() {
-  local port=$1 pid=$2
-  for _ in $(seq 100); do
-    if ss -Hltn "sport = :$port" | grep -q .; then return 0; fi
-    kill -0 "$pid" 2>/dev/null || return 1
-    sleep 0.05
-  done
-  return 1
-}
-
-# user+nice+system+irq+softirq over all CPUs, in clock ticks.
-machine_ticks() { awk '/^cpu /{print $2+$3+$4+$7+$8; exit}' /proc/stat; }
-# utime+stime of a process (all its threads), in clock ticks; 0 once it is gone.
-process_ticks() {
-  awk '{sub(/^.*\) /, ""); print $12+$13}' "/proc/$1/stat" 2>/dev/null || echo 0
-}
-peak_rss_kb() { awk '/^VmHWM:/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
 # ---------------------------------------------------------------------------------------------
 # Dependencies and build.
@@ -139,61 +84,6 @@ start_bg "$work/backend.log" "$work/backend.log" "$backend_bin" --listen "127.0.
 backend_pid=$bg_pid
 wait_listening "$backend_port" "$backend_pid" || { say "backend did not start"; exit 1; }
 
-write_haproxy_config() {
-  local port=$1
-  echo "$sni bench_backend" >"$work/sni.map"
-  cat >"$work/haproxy.cfg" <<EOF
-global
-    nbthread 1
-    maxconn 4000
-
-defaults
-    mode tcp
-    timeout connect 5s
-    timeout client 60s
-    timeout server 60s
-
-frontend tls_in
-    bind 127.0.0.1:$port
-    tcp-request inspect-delay 5s
-    tcp-request content accept if { req.ssl_hello_type 1 }
-    use_backend %[req.ssl_sni,lower,map($work/sni.map)]
-
-backend bench_backend
-    server backend1 127.0.0.1:$backend_port
-EOF
-}
-
-write_nginx_config() {
-  local port=$1
-  cat >"$work/nginx.conf" <<EOF
-load_module /usr/lib/nginx/modules/ngx_stream_module.so;
-worker_processes 1;
-worker_rlimit_nofile 16384;
-daemon off;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log warn;
-
-events {
-    worker_connections 8000;
-}
-
-stream {
-    map \$ssl_preread_server_name \$upstream {
-        $sni bench_backend;
-    }
-    upstream bench_backend {
-        server 127.0.0.1:$backend_port;
-    }
-    server {
-        listen 127.0.0.1:$port;
-        ssl_preread on;
-        proxy_pass \$upstream;
-    }
-}
-EOF
-}
-
 dataplane_routes_written=0
 write_dataplane_routes() {
   [ $dataplane_routes_written = 1 ] && return 0
@@ -223,13 +113,13 @@ start_proxy() {
       proxy_pid=$bg_pid
       ;;
     haproxy)
-      write_haproxy_config "$port"
+      write_haproxy_config "$port" "127.0.0.1:$backend_port"
       start_bg "$work/haproxy.log" "$work/haproxy.log" haproxy -db -f "$work/haproxy.cfg"
       proxy_main_pid=$bg_pid
       proxy_pid=$bg_pid
       ;;
     nginx)
-      write_nginx_config "$port"
+      write_nginx_config "$port" "127.0.0.1:$backend_port"
       start_bg "$work/nginx.log" "$work/nginx.log" nginx -p "$work" -e "$work/nginx-error.log" -c "$work/nginx.conf"
       proxy_main_pid=$bg_pid
       ;;
@@ -237,12 +127,8 @@ start_proxy() {
   wait_listening "$port" "$proxy_main_pid" || return 1
   if [ "$name" = nginx ]; then
     # The master only supervises; the one worker process does the relaying.
-    proxy_pid=
-    for _ in $(seq 50); do
-      proxy_pid=$(pgrep -P "$proxy_main_pid" | head -n 1) && break
-      sleep 0.05
-    done
-    [ -n "$proxy_pid" ] || return 1
+    find_nginx_worker "$proxy_main_pid" || return 1
+    proxy_pid=$nginx_worker
   fi
   return 0
 }
@@ -323,11 +209,7 @@ done
 {
   echo "# cloudlink load benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo
-  echo "- machine: $(nproc) CPUs, $(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)," \
-    "kernel $(uname -r)"
-  echo "- $(haproxy -v 2>/dev/null | head -n 1 | cut -d' ' -f1-3), $(nginx -v 2>&1 | cut -d' ' -f3)," \
-    "cloudlink $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
-    "($(git -C "$root" status --porcelain 2>/dev/null | grep -q . && echo 'uncommitted changes' || echo clean))"
+  machine_lines
   echo "- ${warmup} s warm-up + ${duration} s measured per run; every proxy restarted per run;" \
     "one worker/thread each; load generator and backend one thread each"
   echo "- load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
