@@ -280,6 +280,12 @@ class HomeEnrollTest(unittest.TestCase):
         self.assertIn("--username", r.stderr)
         self.assertEqual(read_bytes(config), before)
         r = self.expose(config, "relogin.example.com", "--to", "127.0.0.1:443", "--username",
+                        "alice", "--password-stdin", stdin="wrong-password\n")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("wrong username or password", r.stderr)
+        self.assertNotIn("expired", r.stderr)
+        self.assertEqual(read_bytes(config), before)
+        r = self.expose(config, "relogin.example.com", "--to", "127.0.0.1:443", "--username",
                         "alice", "--password-stdin", stdin="alice-password\n")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertNotEqual(read_bytes(config), before)
