@@ -116,6 +116,11 @@ ServerConfig read_server(const YAML::Node& node, const std::string& field) {
              [&](const YAML::Node& n, const std::string& f) {
                server.token = scalar(n, f);
                check(f, check_token(server.token, 1024));
+             }},
+            {"ca_bundle",
+             [&](const YAML::Node& n, const std::string& f) {
+               server.ca_bundle = scalar(n, f);
+               check(f, check_path(server.ca_bundle));
              }}},
            {"url"});
   return server;

@@ -37,7 +37,12 @@ Result<Session> open_session(const ApiAccess& access) {
     return refusal(access.config_path +
                    " has no server or home: run `cloudlink-home register` first");
   }
-  auto client = ControlClient::create({config->server->url, access.ca_bundle});
+  // --ca-bundle for this command, else the one register saved.
+  std::string ca_bundle = access.ca_bundle;
+  if (ca_bundle.empty() && !config->server->ca_bundle.empty()) {
+    ca_bundle = resolve_key_path(access.config_path, config->server->ca_bundle);
+  }
+  auto client = ControlClient::create({config->server->url, ca_bundle});
   if (!client) return client.error();
   if (!access.username.empty()) {
     auto token = (*client)->login(access.username, access.password);

@@ -16,7 +16,7 @@ namespace cloudlink::home {
 // How expose and unexpose reach the control API.
 struct ApiAccess {
   std::string config_path;
-  std::string ca_bundle;  // "" = the system's CA store
+  std::string ca_bundle;  // "" = the config's server.ca_bundle, else the system's CA store
   // Both set: log in again (the token saved in the config is replaced once the command
   // succeeds). Otherwise the saved token is used.
   std::string username;

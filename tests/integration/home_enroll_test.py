@@ -369,7 +369,11 @@ class HomeEnrollTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         _, config, r = self.register("erin", url=url, extra=["--ca-bundle", cert])
         self.assertEqual(r.returncode, 0, r.stderr)
-        r = self.expose(config, "tls.example.com", "--to", "127.0.0.1:443", "--ca-bundle", cert)
+        self.assertIn(f'ca_bundle: "{cert}"', read_text(config))
+        # expose verifies with the bundle register saved (the system store would refuse it).
+        r = self.expose(config, "tls.example.com", "--to", "127.0.0.1:443")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = home("unexpose", "tls.example.com", "--config", config, "--ca-bundle", cert)
         self.assertEqual(r.returncode, 0, r.stderr)
 
 

@@ -181,6 +181,7 @@ TEST(AgentConfig, SaveThenLoadRoundTrips) {
   auto config = parse_agent_config(kFull, "cloudlink.yaml");
   ASSERT_OK(config);
   config->server->token = "null";  // must stay text, not become YAML null
+  config->server->ca_bundle = "/etc/cloudlink/ca.pem";
   std::string path = dir.path() + "/cloudlink.yaml";
   ASSERT_OK(save_agent_config(path, *config));
   struct stat st {};
