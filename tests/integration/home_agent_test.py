@@ -114,10 +114,13 @@ class HomeAgentTest(unittest.TestCase):
             harness.wait_for_listen(port, agent, timeout=30)
         return agent
 
-    def echo_service(self, port, connections=1, tunnel_ports=None):
+    def echo_service(self, port, connections=1, tunnel_ports=None, by_name=False):
         backend = harness.TcpBackend(self, echo_handler)
         ports = tunnel_ports or [port]
-        config = self.write_config([{"hostname": "app.example.com", "target": backend.address,
+        # by_name: the agent resolves "localhost" itself (and, where it also names ::1, on
+        # which nothing listens, falls back to the next address).
+        target = f"localhost:{backend.port}" if by_name else backend.address
+        config = self.write_config([{"hostname": "app.example.com", "target": target,
                                      "ports": ports, "connections": connections}])
         agent = self.start_agent(config, ports[:connections])
         return backend, agent, config
@@ -223,7 +226,7 @@ class HomeAgentTest(unittest.TestCase):
 
     def test_50_concurrent_clients(self):
         port = self.ports[2]
-        self.echo_service(port)
+        self.echo_service(port, by_name=True)
         payloads = [os.urandom(64 * 1024 + i) for i in range(50)]
         errors = []
 
