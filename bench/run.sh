@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Load benchmark: cloudlink-dataplane (copy and splice relays) against HAProxy and nginx, each
+# Load benchmark: cloudlink-dataplane (copy, splice and BPF sockmap relays) against HAProxy and nginx, each
 # an SNI-routing TCP proxy with one worker on loopback, driven by cloudlink-loadgen in three
 # scenarios (bulk download, ping-pong, connection churn) towards cloudlink-bench-backend.
 #
@@ -8,7 +8,7 @@
 # Environment:
 #   BENCH_DURATION   measured seconds per run (default 10)
 #   BENCH_WARMUP     seconds before measuring (default 2)
-#   BENCH_PROXIES    subset of "dataplane-copy dataplane-splice haproxy nginx"
+#   BENCH_PROXIES    subset of "dataplane-copy dataplane-splice dataplane-sockmap haproxy nginx"
 #   BENCH_SCENARIOS  subset of "bulk pingpong churn"
 #   BENCH_SKIP_BUILD=1  use the binaries already in BUILD_DIR
 #   BENCH_JOBS       ninja -j (default 2)
@@ -24,7 +24,7 @@ build=${1:-$root/build-bench}
 case $build in /*) ;; *) build=$PWD/$build ;; esac
 duration=${BENCH_DURATION:-10}
 warmup=${BENCH_WARMUP:-2}
-proxies=${BENCH_PROXIES:-dataplane-copy dataplane-splice haproxy nginx}
+proxies=${BENCH_PROXIES:-dataplane-copy dataplane-splice dataplane-sockmap haproxy nginx}
 scenarios=${BENCH_SCENARIOS:-bulk pingpong churn}
 out=${BENCH_OUT:-$root/bench/results-latest.md}
 sni=bench.test
@@ -44,70 +44,15 @@ records=$work/records.jsonl
 : >"$records"
 started_pids=()
 
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
+
 cleanup() {
-  local pid
-  for pid in "${started_pids[@]}"; do
-    kill "$pid" 2>/dev/null || true
-  done
-  for pid in "${started_pids[@]}"; do
-    wait "$pid" 2>/dev/null || true
-  done
+  stop_started
   rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-say() { echo "$*" >&2; }
-
-# Prints (on stderr: stdout carries the report) and records a command, then runs it.
-run() {
-  echo "\$ $*" | tee -a "$commands" >&2
-  "$@"
-}
-
-# Prints and records a command, then starts it in the background, stdout and stderr to the
-# given files. The pid is left in $bg_pid.
-start_bg() {
-  local out=$1 err=$2
-  shift 2
-  echo "\$ $* >$(basename "$out") 2>$(basename "$err") &" | tee -a "$commands" >&2
-  "$@" >"$out" 2>"$err" &
-  bg_pid=$!
-  started_pids+=("$bg_pid")
-}
-
-stop_pid() {
-  local pid=$1
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for _ in $(seq 50); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-wait_listening() {
-  local port=$1 pid=$2
-  for _ in $(seq 100); do
-    if ss -Hltn "sport = :$port" | grep -q .; then return 0; fi
-    kill -0 "$pid" 2>/dev/null || return 1
-    sleep 0.05
-  done
-  return 1
-}
-
-# user+nice+system+irq+softirq over all CPUs, in clock ticks.
-machine_ticks() { awk '/^cpu /{print $2+$3+$4+$7+$8; exit}' /proc/stat; }
-# utime+stime of a process (all its threads), in clock ticks; 0 once it is gone.
-process_ticks() {
-  awk '{sub(/^.*\) /, ""); print $12+$13}' "/proc/$1/stat" 2>/dev/null || echo 0
-}
-peak_rss_kb() { awk '/^VmHWM:/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
 # ---------------------------------------------------------------------------------------------
 # Dependencies and build.
@@ -139,61 +84,6 @@ start_bg "$work/backend.log" "$work/backend.log" "$backend_bin" --listen "127.0.
 backend_pid=$bg_pid
 wait_listening "$backend_port" "$backend_pid" || { say "backend did not start"; exit 1; }
 
-write_haproxy_config() {
-  local port=$1
-  echo "$sni bench_backend" >"$work/sni.map"
-  cat >"$work/haproxy.cfg" <<EOF
-global
-    nbthread 1
-    maxconn 4000
-
-defaults
-    mode tcp
-    timeout connect 5s
-    timeout client 60s
-    timeout server 60s
-
-frontend tls_in
-    bind 127.0.0.1:$port
-    tcp-request inspect-delay 5s
-    tcp-request content accept if { req.ssl_hello_type 1 }
-    use_backend %[req.ssl_sni,lower,map($work/sni.map)]
-
-backend bench_backend
-    server backend1 127.0.0.1:$backend_port
-EOF
-}
-
-write_nginx_config() {
-  local port=$1
-  cat >"$work/nginx.conf" <<EOF
-load_module /usr/lib/nginx/modules/ngx_stream_module.so;
-worker_processes 1;
-worker_rlimit_nofile 16384;
-daemon off;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log warn;
-
-events {
-    worker_connections 8000;
-}
-
-stream {
-    map \$ssl_preread_server_name \$upstream {
-        $sni bench_backend;
-    }
-    upstream bench_backend {
-        server 127.0.0.1:$backend_port;
-    }
-    server {
-        listen 127.0.0.1:$port;
-        ssl_preread on;
-        proxy_pass \$upstream;
-    }
-}
-EOF
-}
-
 dataplane_routes_written=0
 write_dataplane_routes() {
   [ $dataplane_routes_written = 1 ] && return 0
@@ -208,24 +98,28 @@ write_dataplane_routes() {
 start_proxy() {
   local name=$1 port=$2
   case $name in
-    dataplane-copy | dataplane-splice)
+    dataplane-copy | dataplane-splice | dataplane-sockmap)
       write_dataplane_routes
       # The access log (one line per connection on stdout) goes to /dev/null; HAProxy and nginx
-      # log nothing either.
+      # log nothing either. sockmap with --require-bpf: where BPF cannot load, the row is
+      # skipped rather than measured as a silent fallback to copy.
+      local bpf_flag=()
+      [ "$name" = dataplane-sockmap ] && bpf_flag=(--require-bpf)
+      metrics_port=$(free_port)
       start_bg /dev/null "$work/$name.log" "$dataplane_bin" --data "$work/dataplane-data" \
-        --listen-tls "127.0.0.1:$port" --metrics "127.0.0.1:$(free_port)" --workers 1 \
-        --relay "${name#dataplane-}"
+        --listen-tls "127.0.0.1:$port" --metrics "127.0.0.1:$metrics_port" --workers 1 \
+        --relay "${name#dataplane-}" "${bpf_flag[@]}"
       proxy_main_pid=$bg_pid
       proxy_pid=$bg_pid
       ;;
     haproxy)
-      write_haproxy_config "$port"
+      write_haproxy_config "$port" "127.0.0.1:$backend_port"
       start_bg "$work/haproxy.log" "$work/haproxy.log" haproxy -db -f "$work/haproxy.cfg"
       proxy_main_pid=$bg_pid
       proxy_pid=$bg_pid
       ;;
     nginx)
-      write_nginx_config "$port"
+      write_nginx_config "$port" "127.0.0.1:$backend_port"
       start_bg "$work/nginx.log" "$work/nginx.log" nginx -p "$work" -e "$work/nginx-error.log" -c "$work/nginx.conf"
       proxy_main_pid=$bg_pid
       ;;
@@ -233,12 +127,8 @@ start_proxy() {
   wait_listening "$port" "$proxy_main_pid" || return 1
   if [ "$name" = nginx ]; then
     # The master only supervises; the one worker process does the relaying.
-    proxy_pid=
-    for _ in $(seq 50); do
-      proxy_pid=$(pgrep -P "$proxy_main_pid" | head -n 1) && break
-      sleep 0.05
-    done
-    [ -n "$proxy_pid" ] || return 1
+    find_nginx_worker "$proxy_main_pid" || return 1
+    proxy_pid=$nginx_worker
   fi
   return 0
 }
@@ -271,18 +161,25 @@ measure() {
   t1=$(date +%s.%N)
   cpu1=$(machine_ticks); p1=$(process_ticks "$proxy_pid"); b1=$(process_ticks "$backend_pid")
   rss=$(peak_rss_kb "$proxy_pid")
+  # sockmap: how often a direction left the kernel for the copy lane (its reader was slower
+  # than its writer for a moment); the report prints it under the tables.
+  lane_moves=0
+  if [ "$name" = dataplane-sockmap ]; then
+    lane_moves=$(curl -s "http://127.0.0.1:$metrics_port/metrics" |
+      awk '/^cloudlink_sockmap_backpressure_total/{s+=$2} END{print s+0}') || lane_moves=0
+  fi
   stop_pid "$proxy_main_pid"
   case $result in
     \{*) ;;
     *) result='{"errors":1,"first_error":"loadgen produced no result"}' ;;
   esac
   echo "$result" >&2
-  printf '{"proxy":"%s","scenario":"%s","machine_cpu_s":%s,"proxy_cpu_s":%s,"backend_cpu_s":%s,"wall_s":%s,"peak_rss_kb":%s,"loadgen":%s}\n' \
+  printf '{"proxy":"%s","scenario":"%s","machine_cpu_s":%s,"proxy_cpu_s":%s,"backend_cpu_s":%s,"wall_s":%s,"peak_rss_kb":%s,"lane_moves":%s,"loadgen":%s}\n' \
     "$name" "$scenario" \
     "$(awk -v a="$cpu0" -v b="$cpu1" -v hz="$(getconf CLK_TCK)" 'BEGIN{print (b-a)/hz}')" \
     "$(awk -v a="$p0" -v b="$p1" -v hz="$(getconf CLK_TCK)" 'BEGIN{print (b-a)/hz}')" \
     "$(awk -v a="$b0" -v b="$b1" -v hz="$(getconf CLK_TCK)" 'BEGIN{print (b-a)/hz}')" \
-    "$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')" "${rss:-0}" "$result" >>"$records"
+    "$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')" "${rss:-0}" "${lane_moves:-0}" "$result" >>"$records"
   sleep 1  # let the previous run's sockets finish closing
 }
 
@@ -312,11 +209,7 @@ done
 {
   echo "# cloudlink load benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo
-  echo "- machine: $(nproc) CPUs, $(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)," \
-    "kernel $(uname -r)"
-  echo "- $(haproxy -v 2>/dev/null | head -n 1 | cut -d' ' -f1-3), $(nginx -v 2>&1 | cut -d' ' -f3)," \
-    "cloudlink $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
-    "($(git -C "$root" status --porcelain 2>/dev/null | grep -q . && echo 'uncommitted changes' || echo clean))"
+  machine_lines
   echo "- ${warmup} s warm-up + ${duration} s measured per run; every proxy restarted per run;" \
     "one worker/thread each; load generator and backend one thread each"
   echo "- load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -326,7 +219,7 @@ import json, sys
 
 records = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
 by = {(r["proxy"], r["scenario"]): r for r in records}
-order = [p for p in ["dataplane-copy", "dataplane-splice", "haproxy", "nginx"]
+order = [p for p in ["dataplane-copy", "dataplane-splice", "dataplane-sockmap", "haproxy", "nginx"]
          if any(k[0] == p for k in by)]
 
 def ratio(value, base, lower_is_better=False):
@@ -397,6 +290,11 @@ table("churn", f"Connection churn ({args('churn')}, connect → hello → reques
       ["connections/s", "vs HAProxy", "p50 µs", "p99 µs", "p99 vs HAProxy",
        "machine CPU µs/conn", "proxy CPU µs/conn", "proxy peak RSS MiB", "other CPU s", "errors"],
       rr_row("connections_per_s"))
+moves = [f"{s} {by[('dataplane-sockmap', s)].get('lane_moves', 0):.0f}"
+         for s in ["bulk", "pingpong", "churn"] if ("dataplane-sockmap", s) in by]
+if moves:
+    print("dataplane-sockmap moves of a direction to the copy lane "
+          "(cloudlink_sockmap_backpressure_total): " + ", ".join(moves) + ".\n")
 print("`vs HAProxy`: value ÷ HAProxy's (above 1 is better for rates, worse for CPU and "
       "latency). `other CPU s`: machine CPU during the run not used by the proxy, the load "
       "generator or the backend (other work on the machine; large values mean noisy numbers).")

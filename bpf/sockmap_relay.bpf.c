@@ -56,6 +56,19 @@ struct tcp_sock {
  */
 const volatile __u32 backlog_budget = 256 * 1024;
 
+/* Most bytes one direction may have passed and user space not yet sent on. A
+ * passed skb is charged to the source's receive buffer, so this stays under
+ * its size, except in one case: the kernel queues a passed skb behind the
+ * source's own psock queue when that is not empty, uncharged, and it is not
+ * empty while the other direction's redirected bytes wait there for a send
+ * buffer. With both readers stalled and both writers pushing, that queue
+ * would grow without limit; past lane_cap the program drops instead and user
+ * space resets the flow (the peer sees the bytes before the gap, then a
+ * reset: never a stream with a hole in it). The loader sets it to twice the
+ * largest receive buffer (tcp_rmem) plus the budget and the lane's buffer.
+ */
+const volatile __u64 lane_cap = 64 << 20;
+
 struct {
   __uint(type, BPF_MAP_TYPE_SOCKHASH);
   __uint(max_entries, 2); /* the loader sizes it before load */
@@ -111,6 +124,10 @@ static __always_inline __s64 backlog(struct sockmap_key* key, struct sockmap_flo
 }
 
 static __always_inline int pass(struct sockmap_flow* f, __u32 len) {
+  if (f->passed + len - READ_ONCE(f->copied) > lane_cap) {
+    f->overflow = 1;
+    return SK_DROP;
+  }
   f->passed += len;
   return SK_PASS;
 }
@@ -136,6 +153,8 @@ int cloudlink_stream_verdict(struct __sk_buff* skb) {
     count(SOCKMAP_REDIRECT_FAILED);
     return SK_PASS;
   }
+  /* a flow past lane_cap keeps nothing more: it is being reset */
+  if (f->overflow) return SK_DROP;
   /* bytes still in the copy lane go first */
   if (f->passed != READ_ONCE(f->copied)) return pass(f, len);
   if (backlog(&key, f) + len > backlog_budget) {

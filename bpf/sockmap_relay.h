@@ -35,7 +35,7 @@ struct sockmap_flow {
   __u64 redirected; /* bytes redirected into the peer's egress queue */
   __u64 passed;     /* bytes left on the source (SK_PASS) for user space to copy */
   __u32 paused;     /* 1 while over budget: not redirected (counts each move) */
-  __u32 pad0;
+  __u32 overflow;   /* 1 once the copy lane outgrew lane_cap: user space resets the flow */
   /* written by user space */
   __u64 cookie;       /* the source socket's cookie: a stale index is never used */
   __u64 copied;       /* passed bytes user space has read and fully sent to the peer */

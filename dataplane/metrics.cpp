@@ -99,6 +99,14 @@ Metrics::Metrics(const Config& config) : registry_(std::make_shared<prometheus::
           .Register(r);
   sockmap_backpressure_[0] = &backpressure.Add({{"direction", "client_to_target"}});
   sockmap_backpressure_[1] = &backpressure.Add({{"direction", "target_to_client"}});
+  sockmap_lane_overflows_ =
+      &BuildCounter()
+           .Name("cloudlink_sockmap_lane_overflows_total")
+           .Help(
+               "Sockmap flows reset because both readers stalled while both writers pushed and "
+               "a copy lane outgrew its cap")
+           .Register(r)
+           .Add({});
   BuildGauge()
       .Name("cloudlink_connections_max")
       .Help("The --max-connections limit, to compare cloudlink_connections_active against")

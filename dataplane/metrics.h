@@ -47,6 +47,7 @@ class Metrics {
   prometheus::Counter& sockmap_redirect_failures() { return *sockmap_redirect_failures_; }
   // Index: Dir (0 client -> target, 1 target -> client).
   prometheus::Counter& sockmap_backpressure(int d) { return *sockmap_backpressure_[d]; }
+  prometheus::Counter& sockmap_lane_overflows() { return *sockmap_lane_overflows_; }
 
  private:
   explicit Metrics(const Config& config);
@@ -68,6 +69,7 @@ class Metrics {
       sockmap_fallbacks_{};
   prometheus::Counter* sockmap_redirect_failures_;
   std::array<prometheus::Counter*, 2> sockmap_backpressure_{};
+  prometheus::Counter* sockmap_lane_overflows_;
 };
 
 }  // namespace cloudlink::dataplane

@@ -21,9 +21,6 @@ namespace cloudlink::dataplane {
 
 namespace {
 
-// Read size of the copy lane (one buffer per direction, allocated on first use).
-constexpr uint32_t kLaneBytes = 64 * 1024;
-
 // Backoff while a FIN waits for redirected bytes still queued in the kernel (the peer's
 // psock backlog runs from a workqueue, so the FIN can be seen before the last bytes left).
 constexpr __kernel_timespec kRetryDelays[] = {{0, 1'000'000},  {0, 2'000'000},  {0, 5'000'000},
@@ -177,8 +174,8 @@ void Worker::sockmap_pump(uint32_t slot, Dir d) {
     const int64_t written =
         static_cast<int64_t>(bytes_written(destination_fd(c, d)) - c.sockmap_written_base[d]);
     if (written >= static_cast<int64_t>(lane.redirected + dir.lane_copied)) {
-      if (!dir.lane_buffer) dir.lane_buffer = std::make_unique<uint8_t[]>(kLaneBytes);
-      const size_t want = std::min<uint64_t>(kLaneBytes, lane.passed - dir.lane_copied);
+      if (!dir.lane_buffer) dir.lane_buffer = std::make_unique<uint8_t[]>(kSockmapLaneBytes);
+      const size_t want = std::min<uint64_t>(kSockmapLaneBytes, lane.passed - dir.lane_copied);
       const ssize_t n = ::recv(source_fd(c, d), dir.lane_buffer.get(), want, MSG_DONTWAIT);
       if (n > 0) {
         dir.lane_length = static_cast<uint32_t>(n);
@@ -255,6 +252,29 @@ void Worker::on_sockmap_retry(uint32_t slot, Dir d) {
   Connection& c = conn(slot);
   c.dirs[d].retry_armed = false;
   if (c.state == ConnState::kRelaying && !c.dirs[d].shut) sockmap_pump(slot, d);
+}
+
+// Once per tick: a flow whose lane overflowed is reset (the program drops its bytes from then
+// on), and a lane holding bytes with nothing watching it is moved on. The program can pass
+// bytes that only become readable later, behind the socket's own psock queue.
+void Worker::sockmap_watch_lanes() {
+  for (uint32_t slot = 0; slot < conns_.size(); ++slot) {
+    Connection& c = conn(slot);
+    if (c.state != ConnState::kRelaying || !c.in_sockmap) continue;
+    for (Dir d : {kClientToTarget, kTargetToClient}) {
+      const SockmapLane lane = sockmap_->lane(c.sockmap_flow, d);
+      if (lane.overflow) {
+        log_line("sockmap: both readers of a flow stalled and its copy lane overflowed; reset");
+        metrics_.sockmap_lane_overflows().Increment();
+        fail_flow(slot, ENOBUFS);
+        break;
+      }
+      const Direction& dir = c.dirs[d];
+      if (lane.passed > dir.lane_copied && !dir.retry_armed && !dir.lane_send_armed) {
+        sockmap_pump(slot, d);
+      }
+    }
+  }
 }
 
 void Worker::sockmap_release(Connection& c) {

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstring>
 #include <type_traits>
 #include <vector>
@@ -60,8 +61,8 @@ static_assert(std::is_trivially_copyable_v<sockmap_key>);
 static_assert(sizeof(sockmap_value) == 8);
 static_assert(sizeof(sockmap_flow) == 56 && offsetof(sockmap_flow, redirected) == 0 &&
               offsetof(sockmap_flow, passed) == 8 && offsetof(sockmap_flow, paused) == 16 &&
-              offsetof(sockmap_flow, cookie) == 24 && offsetof(sockmap_flow, copied) == 32 &&
-              offsetof(sockmap_flow, written_base) == 40 &&
+              offsetof(sockmap_flow, overflow) == 20 && offsetof(sockmap_flow, cookie) == 24 &&
+              offsetof(sockmap_flow, copied) == 32 && offsetof(sockmap_flow, written_base) == 40 &&
               offsetof(sockmap_flow, direction) == 48);
 static_assert(std::is_trivially_copyable_v<sockmap_flow>);
 
@@ -97,6 +98,17 @@ SockmapFallback classify(int err, bool loading) {
     return SockmapFallback::kUnsupported;
   }
   return SockmapFallback::kError;
+}
+
+// tcp_rmem's third field: what receive buffer autotuning may grow a socket's to.
+uint64_t largest_receive_buffer() {
+  constexpr uint64_t kDefault = 6 << 20;  // the kernel's default tcp_rmem max
+  FILE* f = std::fopen("/proc/sys/net/ipv4/tcp_rmem", "re");
+  if (f == nullptr) return kDefault;
+  unsigned long long low = 0, initial = 0, high = 0;
+  const int n = std::fscanf(f, "%llu %llu %llu", &low, &initial, &high);
+  std::fclose(f);
+  return n == 3 && high > 0 ? high : kDefault;
 }
 
 // libbpf prints to stderr by default; a failed probe is reported as one line by the caller.
@@ -154,6 +166,7 @@ std::unique_ptr<SockmapRelay> SockmapRelay::load(uint32_t max_flows, uint32_t ba
     }
   }
   raw->rodata->backlog_budget = backlog_bytes;
+  raw->rodata->lane_cap = 2 * largest_receive_buffer() + backlog_bytes + kSockmapLaneBytes;
   // Map creation comes first inside load: a failure there is about privileges or map types;
   // the program load afterwards is where the verifier speaks. libbpf does not say which step
   // failed, so a throwaway sockhash tells them apart.
@@ -229,6 +242,7 @@ Result<SockmapFlow> SockmapRelay::insert(int client_fd, int target_fd,
     store(f.redirected, 0);
     store(f.passed, 0);
     f.paused = 0;
+    f.overflow = 0;
     store(f.copied, 0);
     store(f.written_base, written_base[d]);
     f.direction = static_cast<uint32_t>(d);
@@ -250,6 +264,16 @@ Result<SockmapFlow> SockmapRelay::insert(int client_fd, int target_fd,
   if (touched != nullptr) *touched = true;
   if (bpf_map_update_elem(skel_->peer_socks(), &client_key, &target_value, BPF_NOEXIST) != 0) {
     Error e = errno_error("sockhash insert (target)");
+    // Typically the target's FIN arrived since the caller checked it was established. With
+    // the client out of the map again, no verdict runs for it any more: if the program neither
+    // redirected nor passed anything of it meanwhile, no byte was taken off it, and the flow can
+    // still be relayed another way. (Passed bytes would be lost with the client's psock.)
+    const sockmap_key client_entry = target_key;
+    bpf_map_delete_elem(skel_->peer_socks(), &client_entry);
+    const SockmapLane client_lane = lane(flow, 0);
+    if (touched != nullptr && client_lane.passed == 0 && client_lane.redirected == 0) {
+      *touched = false;
+    }
     remove(flow);
     return e;
   }
@@ -270,7 +294,8 @@ void SockmapRelay::remove(const SockmapFlow& flow) {
 
 SockmapLane SockmapRelay::lane(const SockmapFlow& flow, int d) const {
   sockmap_flow& f = flow_at(flows_, flow.index[d]);
-  return {load_field(f.redirected), load_field(f.passed)};
+  return {load_field(f.redirected), load_field(f.passed),
+          std::atomic_ref<__u32>(f.overflow).load(std::memory_order_acquire) != 0};
 }
 
 void SockmapRelay::set_copied(const SockmapFlow& flow, int d, uint64_t copied) {

@@ -19,6 +19,8 @@ namespace cloudlink::dataplane {
 // and user space copies them (bpf/sockmap_relay.bpf.c). 256 KiB keeps a 10 Gbit/s loopback
 // flow redirected while costing a stalled flow no more than a copy relay's 4 x 64 KiB buffers.
 constexpr uint32_t kSockmapBacklogBytes = 256 * 1024;
+// Read size of the copy lane (one buffer per direction in user space, allocated on first use).
+constexpr uint32_t kSockmapLaneBytes = 64 * 1024;
 
 // Why --relay sockmap could not be used; one label value of cloudlink_sockmap_fallbacks_total.
 enum class SockmapFallback : uint8_t {
@@ -44,6 +46,7 @@ struct SockmapFlow {
 struct SockmapLane {
   uint64_t redirected = 0;  // bytes the kernel redirected to the destination
   uint64_t passed = 0;      // bytes left on the source for user space to copy (the copy lane)
+  bool overflow = false;    // the lane outgrew its cap (both readers stalled): reset the flow
 };
 
 // What the program counted since the previous call, summed over all CPUs.
@@ -72,9 +75,9 @@ class SockmapRelay {
   // so the kernel relays bytes from each to the other. written_base[d] is the destination of
   // direction d's bytes written so far (TCP_INFO bytes_acked + SIOCOUTQ). Client first: it is the
   // side that is quiet while a TLS server answers the ClientHello. On error, nothing is left in the
-  // map; *touched says whether the client socket was in it for a moment (its bytes of that moment
-  // may be gone with it), or not (the flow can still be relayed another way). A socket that is
-  // not ESTABLISHED (a client that already sent its FIN) is refused with EOPNOTSUPP.
+  // map; *touched says whether bytes of the client socket may be gone with its moment in the map
+  // (the program redirected or passed some), or not (the flow can still be relayed another way). A
+  // socket that is not ESTABLISHED (a client that already sent its FIN) is refused with EOPNOTSUPP.
   Result<SockmapFlow> insert(int client_fd, int target_fd, const uint64_t written_base[2],
                              bool* touched = nullptr);
   // Removes a flow's entries (absent entries are fine: closing a socket removes it too).

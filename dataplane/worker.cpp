@@ -324,6 +324,7 @@ void Worker::on_tick() {
     if (counts.redirect_failures > 0) {
       metrics_.sockmap_redirect_failures().Increment(static_cast<double>(counts.redirect_failures));
     }
+    sockmap_watch_lanes();
     for (Dir d : {kClientToTarget, kTargetToClient}) {
       if (counts.backpressure[d] > 0) {
         metrics_.sockmap_backpressure(d).Increment(static_cast<double>(counts.backpressure[d]));

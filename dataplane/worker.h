@@ -103,6 +103,7 @@ class Worker {
   void sockmap_try_pass_eof(uint32_t slot, Dir d);
   void on_sockmap_retry(uint32_t slot, Dir d);
   void sockmap_pump(uint32_t slot, Dir d);
+  void sockmap_watch_lanes();
   void sockmap_arm_retry(uint32_t slot, Dir d);
   void on_sockmap_lane_send(uint32_t slot, Dir d, int res);
   void sockmap_release(Connection& c);

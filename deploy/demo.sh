@@ -7,6 +7,8 @@
 # `cloudlink` and `cloudlink-keys`, made when missing and left in place).
 #   bash deploy/demo.sh          show one request flowing through, then stop
 #   KEEP=1 bash deploy/demo.sh   leave it running until Ctrl-C
+# Ports and folder: TLS_PORT (8443), CONTROL_PORT (8000), SSH_PORT (2222), BACKEND_PORT (9443),
+# METRICS_PORT (9477), PORT_RANGE (20000-20099, the homes' tunnel ports), DATA (./var).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -66,6 +68,14 @@ wait_for_listener() {
   echo "demo: nothing is listening on 127.0.0.1:$1 after 15 s" >&2
   return 1
 }
+
+for port in "$tls_port" "$control_port" "$ssh_port" "$backend_port" "$metrics_port" \
+  "${port_range%-*}"; do
+  if [ -n "$(ss -Hltn "sport = :$port")" ]; then
+    echo "demo: 127.0.0.1:$port is in use already; move the demo with the *_PORT variables" >&2
+    exit 1
+  fi
+done
 
 pids=()
 bin_dir=""

@@ -105,6 +105,10 @@ BenchRequest LoadWorker::bench_request() const {
       request.mode = ServeMode::kEcho;
       break;
     case LoadMode::kChurn:
+      if (options_.client_closes) {
+        request.mode = ServeMode::kEcho;
+        break;
+      }
       request.mode = ServeMode::kRequestReply;
       request.request_bytes = options_.size;
       request.reply_bytes = options_.size;
@@ -279,12 +283,13 @@ void LoadWorker::on_pingpong(Slot& slot, uint32_t events) {
 void LoadWorker::on_churn(Slot& slot, uint32_t events) {
   if (!(events & (EPOLLIN | EPOLLERR | EPOLLHUP))) return;
   for (;;) {
-    ssize_t n = read_some(slot, false);
+    ssize_t n = read_some(slot, options_.client_closes);
     if (n == -1) return;
     if (n == 0) return;  // EAGAIN: the rest of the reply or the FIN is still on its way
     if (n == -2) break;  // EOF: the backend closes after its reply
     slot.received += static_cast<uint64_t>(n);
     result_.total_bytes_down += static_cast<uint64_t>(n);
+    if (options_.client_closes && slot.received >= options_.size) break;
   }
   if (slot.received < options_.size) return fail(slot, "reply cut short", 0);
   complete(slot, Clock::now());

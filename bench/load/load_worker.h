@@ -26,6 +26,9 @@ struct LoadOptions {
   uint32_t size = 64;          // ping-pong message, churn request and reply
   uint64_t bytes = 0;          // bulk: per connection and direction; 0 = until the window ends
   double timeout_seconds = 5;  // connect, one round trip, one churn connection
+  // churn: the backend echoes and the client closes once the echo is in (connect, send, read
+  // the echo, close), instead of the backend replying and closing first.
+  bool client_closes = false;
 };
 
 using Clock = std::chrono::steady_clock;

@@ -82,15 +82,17 @@ void print_json(const LoadOptions& o, const std::string& mode, const std::string
   bool bulk = o.mode == LoadMode::kBulk;
   std::printf(
       "{\"mode\":\"%s\",\"direction\":\"%s\",\"target\":\"%s\",\"sni\":\"%s\","
-      "\"threads\":%u,\"connections\":%u,\"size\":%u,\"warmup_s\":%.3f,\"duration_s\":%.3f,"
+      "\"threads\":%u,\"connections\":%u,\"size\":%u,\"client_closes\":%s,\"warmup_s\":%.3f,"
+      "\"duration_s\":%.3f,"
       "\"bytes_up\":%" PRIu64 ",\"bytes_down\":%" PRIu64 ",\"total_bytes\":%" PRIu64
       ",\"gbit_per_s\":%.4f,\"requests\":%" PRIu64
       ",\"requests_per_s\":%.1f,\"connections_per_s\":%.1f,"
       "\"p50_us\":%.1f,\"p99_us\":%.1f,\"samples\":%zu,\"errors\":%" PRIu64
       ",\"cpu_s\":%.3f,\"first_error\":\"%s\"}\n",
       mode.c_str(), bulk ? direction.c_str() : "", o.target.to_string().c_str(),
-      json_escape(o.server_name).c_str(), o.threads, o.connections, o.size, o.warmup_seconds,
-      t.measured_seconds, t.bytes_up, t.bytes_down, t.total_bytes, t.rate_bytes * 8 / 1e9,
+      json_escape(o.server_name).c_str(), o.threads, o.connections, o.size,
+      o.client_closes ? "true" : "false", o.warmup_seconds, t.measured_seconds, t.bytes_up,
+      t.bytes_down, t.total_bytes, t.rate_bytes * 8 / 1e9,
       o.mode == LoadMode::kPingPong ? t.completed : 0,
       o.mode == LoadMode::kPingPong ? t.rate_completed : 0.0,
       o.mode == LoadMode::kChurn ? t.rate_completed : 0.0, percentile_us(t.latencies_ns, 0.50),
@@ -132,6 +134,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--bytes", o.bytes, "bulk: bytes per connection and direction (0: no limit)")
       ->capture_default_str();
+  app.add_flag("--client-closes", o.client_closes,
+               "churn: the backend echoes, the client closes once the echo is in");
   app.add_option("--timeout", o.timeout_seconds, "connect / round-trip / churn deadline, s")
       ->check(CLI::Range(0.01, 600.0))
       ->capture_default_str();

@@ -70,6 +70,9 @@ std::string format_agent_config(const AgentConfig& config) {
     out << YAML::Key << "server" << YAML::Value << YAML::BeginMap;
     emit_string(out, "url", config.server->url);
     emit_string(out, "token", config.server->token);
+    if (!config.server->ca_bundle.empty()) {
+      emit_string(out, "ca_bundle", config.server->ca_bundle);
+    }
     out << YAML::EndMap;
   }
   if (config.ssh) {

@@ -2,7 +2,7 @@
 // atomic writer. Other commands (register, expose, unexpose) read it, change the model and
 // save it back; `run` reads it once at start.
 //
-//   server:   {url: https://cloud.example.com, token: TOKEN}
+//   server:   {url: https://cloud.example.com, token: TOKEN, ca_bundle: ca.pem (optional)}
 //   ssh:      {host: vps.example.com, port: 22, user: cloudlink, private_key: home_key,
 //              known_host_key: "ssh-ed25519 AAAA..."}
 //   home:     {id: ID, slug: SLUG}
@@ -37,6 +37,9 @@ inline constexpr const char* kDefaultSshUser = "cloudlink";
 struct ServerConfig {
   std::string url;    // http:// or https:// base URL of cloudlink-control's API
   std::string token;  // API token; may be empty before `register`
+  // PEM file the API's certificate must chain to ("": the system CA store); relative paths
+  // are relative to the config file's folder.
+  std::string ca_bundle;
   bool operator==(const ServerConfig&) const = default;
 };
 

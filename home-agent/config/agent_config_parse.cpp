@@ -116,6 +116,11 @@ ServerConfig read_server(const YAML::Node& node, const std::string& field) {
              [&](const YAML::Node& n, const std::string& f) {
                server.token = scalar(n, f);
                check(f, check_token(server.token, 1024));
+             }},
+            {"ca_bundle",
+             [&](const YAML::Node& n, const std::string& f) {
+               server.ca_bundle = scalar(n, f);
+               check(f, check_path(server.ca_bundle));
              }}},
            {"url"});
   return server;
@@ -274,8 +279,17 @@ std::vector<ServiceConfig> read_services(const YAML::Node& node, const std::stri
   for (size_t i = 0; i < node.size(); ++i) {
     std::string f = field + "[" + std::to_string(i) + "]";
     ServiceConfig service = read_service(node[i], f);
-    for (const auto& other : services) {
+    for (size_t j = 0; j < services.size(); ++j) {
+      const ServiceConfig& other = services[j];
       if (other.hostname == service.hostname) fail(f + ".hostname", "appears twice");
+      // One listener per port on the VPS: a second service on it could never bind.
+      for (size_t k = 0; k < service.tunnel_ports.size(); ++k) {
+        for (uint16_t port : other.tunnel_ports) {
+          if (port != service.tunnel_ports[k]) continue;
+          fail(f + ".tunnel_ports[" + std::to_string(k) + "]",
+               "port " + std::to_string(port) + " is also services[" + std::to_string(j) + "]'s");
+        }
+      }
     }
     services.push_back(std::move(service));
   }

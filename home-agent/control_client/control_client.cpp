@@ -1,6 +1,8 @@
 #include "home-agent/control_client/control_client.h"
 
+#include <arpa/inet.h>
 #include <httplib.h>
+#include <netinet/in.h>
 #include <simdjson.h>
 #include <unistd.h>
 
@@ -9,9 +11,6 @@
 
 namespace cloudlink::home {
 namespace {
-
-// Everything control answers is a small JSON document.
-constexpr size_t kMaxResponseBytes = 1 << 20;
 
 class ControlApiCategory : public std::error_category {
  public:
@@ -134,7 +133,23 @@ std::string path_segment(std::string_view text) {
   return out;
 }
 
-// "http(s)://host[:port]" with nothing after the authority but an optional '/'.
+// The host of "host[:port]" or "[v6]:port" is this machine: localhost, 127.0.0.0/8 or ::1.
+bool is_loopback_authority(const std::string& authority) {
+  std::string host = authority;
+  if (!host.empty() && host.front() == '[') {
+    host = host.substr(1, host.find(']') - 1);
+  } else if (host.find(':') != std::string::npos) {
+    host.resize(host.find(':'));
+  }
+  in_addr v4{};
+  in6_addr v6{};
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  if (inet_pton(AF_INET6, host.c_str(), &v6) == 1) return IN6_IS_ADDR_LOOPBACK(&v6);
+  return host == "localhost";
+}
+
+// "http(s)://host[:port]" with nothing after the authority but an optional '/'; plain http
+// only to this machine, since the password and the token travel in the requests.
 Result<std::string> check_url(std::string url) {
   while (!url.empty() && url.back() == '/') url.pop_back();
   const size_t scheme = url.find("://");
@@ -147,6 +162,10 @@ Result<std::string> check_url(std::string url) {
   if (authority.empty() || authority.find_first_of("/?#@ ") != std::string::npos) {
     return Error(std::error_code(),
                  "control URL must be scheme://host[:port] with no path: " + url.substr(0, 200));
+  }
+  if (url.compare(0, scheme, "http") == 0 && !is_loopback_authority(authority)) {
+    return Error(std::error_code(), "control URL " + url.substr(0, 200) +
+                                        ": plain http:// only to this machine; use https://");
   }
   return url;
 }
@@ -214,7 +233,6 @@ Result<ControlClient::Reply> ControlClient::request(const char* method, const st
     // No errno: httplib does not keep it, and a guessed one would print a wrong reason.
     return Error(std::error_code(), summary + what + ": " + reason);
   }
-  if (result->body.size() > kMaxResponseBytes) return bad_answer("over 1 MiB");
   if (result->status != expected) {
     return answer_error(result->status,
                         "control refused " + what + ": " + server_message(result->body));

@@ -1,6 +1,7 @@
 // The home agent's client for cloudlink-control's REST API (control/api): log in, create a
 // home, create and delete hostname mappings. HTTPS verifies the server's certificate against
-// the system store or a given CA bundle; plain http:// is accepted for loopback and tests.
+// the system store or a given CA bundle; plain http:// is accepted only to this machine
+// (localhost, 127.0.0.0/8, ::1).
 // Failures come back as values: a refused request carries the HTTP status (http_status()) and
 // the server's own `{"error":{"code","message"}}` text; an unreachable server says so.
 #pragma once

@@ -8,6 +8,7 @@
 #include "home-agent/config/agent_config.h"
 #include "home-agent/config/field_checks.h"
 #include "home-agent/control_client/control_client.h"
+#include "home-agent/enroll/config_lock.h"
 #include "home-agent/enroll/tunnel_ports.h"
 
 namespace cloudlink::home {
@@ -20,20 +21,28 @@ Error refusal(std::string message) { return Error(std::error_code(), std::move(m
 constexpr const char* kRestartNote =
     "(an agent already running picks this up when `cloudlink-home run` is restarted)\n";
 
-// The config and a client logged in as it says (or with fresh credentials).
+// The config, held locked, and a client logged in as it says (or with fresh credentials).
 struct Session {
+  ConfigLock lock;
   AgentConfig config;
   std::unique_ptr<ControlClient> client;
 };
 
 Result<Session> open_session(const ApiAccess& access) {
+  auto lock = ConfigLock::acquire(access.config_path);
+  if (!lock) return lock.error();
   auto config = load_agent_config(access.config_path);
   if (!config) return config.error();
   if (!config->server || config->server->url.empty() || !config->home || config->home->id.empty()) {
     return refusal(access.config_path +
                    " has no server or home: run `cloudlink-home register` first");
   }
-  auto client = ControlClient::create({config->server->url, access.ca_bundle});
+  // --ca-bundle for this command, else the one register saved.
+  std::string ca_bundle = access.ca_bundle;
+  if (ca_bundle.empty() && !config->server->ca_bundle.empty()) {
+    ca_bundle = resolve_key_path(access.config_path, config->server->ca_bundle);
+  }
+  auto client = ControlClient::create({config->server->url, ca_bundle});
   if (!client) return client.error();
   if (!access.username.empty()) {
     auto token = (*client)->login(access.username, access.password);
@@ -42,7 +51,7 @@ Result<Session> open_session(const ApiAccess& access) {
   } else {
     (*client)->set_token(config->server->token);
   }
-  return Session{std::move(*config), std::move(*client)};
+  return Session{std::move(*lock), std::move(*config), std::move(*client)};
 }
 
 // A 401 with the saved token means it is gone (expired or revoked): say how to get a new one.

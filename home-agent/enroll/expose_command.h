@@ -3,7 +3,8 @@
 // uses, creates the mapping through the control API (its route is live when that answers)
 // and adds the service to cloudlink.yaml; unexpose deletes the mapping and removes the
 // service. The config file is rewritten only after the API call succeeded, so a refusal
-// (hostname taken, forbidden, control unreachable) leaves it as it was.
+// (hostname taken, forbidden, control unreachable) leaves it as it was; each command holds
+// the config's ConfigLock from reading the file to writing it.
 #pragma once
 
 #include <string>
@@ -15,7 +16,7 @@ namespace cloudlink::home {
 // How expose and unexpose reach the control API.
 struct ApiAccess {
   std::string config_path;
-  std::string ca_bundle;  // "" = the system's CA store
+  std::string ca_bundle;  // "" = the config's server.ca_bundle, else the system's CA store
   // Both set: log in again (the token saved in the config is replaced once the command
   // succeeds). Otherwise the saved token is used.
   std::string username;

@@ -10,6 +10,7 @@
 #include "home-agent/config/atomic_file.h"
 #include "home-agent/config/field_checks.h"
 #include "home-agent/control_client/control_client.h"
+#include "home-agent/enroll/config_lock.h"
 #include "home-agent/enroll/host_key.h"
 
 namespace cloudlink::home {
@@ -40,6 +41,15 @@ Result<void> check_inputs(const RegisterOptions& options) {
   return ok();
 }
 
+// path made absolute (a path given on the command line is relative to where it was run, one in
+// the config to the config's folder); "" stays "".
+std::string absolute_path(const std::string& path) {
+  if (path.empty()) return path;
+  std::error_code ec;
+  auto absolute = std::filesystem::absolute(path, ec);
+  return ec ? path : absolute.string();
+}
+
 // The home was created but the agent cannot use it: delete it so a retry starts clean.
 Error undo_home(ControlClient& client, const std::string& home_id, const Error& why) {
   auto deleted = client.delete_home(home_id);
@@ -66,6 +76,9 @@ Result<std::string> read_public_key_line(const std::string& path) {
 }
 
 Result<RegisterSummary> register_home(const RegisterOptions& options) {
+  // Held until the config is written: a second register of the same file waits, then sees it.
+  auto lock = ConfigLock::acquire(options.config_path);
+  if (!lock) return lock.error();
   if (auto checked = check_inputs(options); !checked) return checked.error();
   auto public_key = read_public_key_line(options.public_key_path);
   if (!public_key) return public_key.error();
@@ -81,14 +94,12 @@ Result<RegisterSummary> register_home(const RegisterOptions& options) {
   if (!host_key) return undo_home(**client, home->id, host_key.error());
 
   AgentConfig config;
-  config.server = ServerConfig{(*client)->url(), *token};
+  config.server = ServerConfig{(*client)->url(), *token, absolute_path(options.ca_bundle)};
   SshConfig ssh;
   ssh.host = home->ssh_host;
   ssh.port = home->ssh_port;
   ssh.user = home->ssh_user;
-  std::error_code ec;
-  ssh.private_key = std::filesystem::absolute(options.private_key_path, ec).string();
-  if (ec) ssh.private_key = options.private_key_path;
+  ssh.private_key = absolute_path(options.private_key_path);
   ssh.known_host_key = *host_key;
   config.ssh = ssh;
   config.home = HomeConfig{home->id, home->slug};

@@ -1,7 +1,8 @@
 // `cloudlink-home register`: log in to the control API, create the home with this machine's
 // public key, record the SSH server's host key (trust on first use) and write cloudlink.yaml
-// (0600: it holds the API token). Nothing is written unless every step succeeded; a home
-// created before a later step failed is deleted again.
+// (0600: it holds the API token; a --ca-bundle is kept as server.ca_bundle for the commands
+// after it). Nothing is written unless every step succeeded; a home created before a later
+// step failed is deleted again.
 #pragma once
 
 #include <cstdint>

@@ -114,10 +114,13 @@ class HomeAgentTest(unittest.TestCase):
             harness.wait_for_listen(port, agent, timeout=30)
         return agent
 
-    def echo_service(self, port, connections=1, tunnel_ports=None):
+    def echo_service(self, port, connections=1, tunnel_ports=None, by_name=False):
         backend = harness.TcpBackend(self, echo_handler)
         ports = tunnel_ports or [port]
-        config = self.write_config([{"hostname": "app.example.com", "target": backend.address,
+        # by_name: the agent resolves "localhost" itself (and, where it also names ::1, on
+        # which nothing listens, falls back to the next address).
+        target = f"localhost:{backend.port}" if by_name else backend.address
+        config = self.write_config([{"hostname": "app.example.com", "target": target,
                                      "ports": ports, "connections": connections}])
         agent = self.start_agent(config, ports[:connections])
         return backend, agent, config
@@ -223,7 +226,7 @@ class HomeAgentTest(unittest.TestCase):
 
     def test_50_concurrent_clients(self):
         port = self.ports[2]
-        self.echo_service(port)
+        self.echo_service(port, by_name=True)
         payloads = [os.urandom(64 * 1024 + i) for i in range(50)]
         errors = []
 
@@ -260,6 +263,24 @@ class HomeAgentTest(unittest.TestCase):
         self.assertEqual(stopped.returncode, 3, stopped.stdout)
         self.assertIn("agent: not running", stopped.stdout)
         self.assertIn(": down since", stopped.stdout)
+
+    def test_service_down_closes_the_client_and_logs_without_flooding(self):
+        closed = harness.TcpBackend(self, echo_handler)
+        closed.listener.close()  # nothing listens on this address any more
+        port = self.ports[1]
+        config = self.write_config([{"hostname": "app.example.com", "target": closed.address,
+                                     "ports": [port]}])
+        agent = self.start_agent(config, [port])
+        for _ in range(20):
+            with harness.connect(port) as s:
+                self.assertEqual(harness.recv_until_closed(s)[0], b"")
+        refused = [l for l in agent.stderr_text().splitlines() if "Connection refused" in l]
+        self.assertEqual(len(refused), 1, agent.stderr_text())
+        self.assertIn(f"connect {closed.address}: Connection refused", refused[0])
+        harness.wait_until(
+            lambda: "last error: connect" in self.home_cli("status", config=config).stdout,
+            WAIT, "status to show the service's refusal")
+        self.assertTrue(agent.alive())
 
     def test_status_shows_a_refused_bind_as_down(self):
         backend = harness.TcpBackend(self, echo_handler)

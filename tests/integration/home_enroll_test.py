@@ -191,6 +191,24 @@ class HomeEnrollTest(unittest.TestCase):
         self.assertIn("no mapping", r.stdout)
         self.assertNotIn("b.example.com", read_text(config))
 
+    def test_concurrent_exposes_get_distinct_ports(self):
+        _, config = self.registered(name="busy")
+        names = [f"c{i}.example.com" for i in range(4)]  # the whole block of 4
+        procs = [subprocess.Popen([HOME, "expose", name, "--to", f"127.0.0.1:{9000 + i}",
+                                   "--config", config], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+                 for i, name in enumerate(names)]
+        for proc in procs:
+            _, err = proc.communicate(timeout=h.WAIT * 2)
+            self.assertEqual(proc.returncode, 0, err)
+        routes = self.routes()
+        targets = [routes[name]["targets"][0] for name in names]
+        self.assertEqual(len(set(targets)), 4, targets)
+        text = read_text(config)
+        for name, target in zip(names, targets):
+            self.assertIn(f'hostname: "{name}"', text)
+            self.assertIn(f"tunnel_ports: [{target.rsplit(':', 1)[1]}]", text)
+
     def test_summary_names_the_home(self):
         _, config, r = self.register(name="summary")
         self.assertEqual(r.returncode, 0, r.stderr)
@@ -219,6 +237,25 @@ class HomeEnrollTest(unittest.TestCase):
         self.assertIn("registered already", r.stderr)
         self.assertEqual(read_bytes(config), before)
 
+    def test_concurrent_registers_of_one_config(self):
+        folder = h.temp_dir(self)
+        key, pub = self.keygen(folder)
+        config = os.path.join(folder, "cloudlink.yaml")
+        procs = [subprocess.Popen([HOME, "register", "--server", self.url, "--username", "alice",
+                                   "--password-stdin", "--public-key", pub, "--private-key", key,
+                                   "--config", config, "--name", f"race{i}"],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for i in range(2)]
+        codes = []
+        for proc in procs:
+            _, err = proc.communicate("alice-password\n", timeout=h.WAIT * 2)
+            codes.append(proc.returncode)
+            if proc.returncode:
+                self.assertIn("registered already", err)
+        self.assertEqual(sorted(codes), [0, 1])
+        names = [x["name"] for x in self.homes_of("alice") if x["name"].startswith("race")]
+        self.assertEqual(len(names), 1, names)
+
     def test_hostname_of_another_user(self):
         _, bob_config = self.registered("bob", name="bobs")
         r = self.expose(bob_config, "taken.example.com", "--to", "127.0.0.1:443")
@@ -241,6 +278,12 @@ class HomeEnrollTest(unittest.TestCase):
         r = self.expose(config, "relogin.example.com", "--to", "127.0.0.1:443")
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("--username", r.stderr)
+        self.assertEqual(read_bytes(config), before)
+        r = self.expose(config, "relogin.example.com", "--to", "127.0.0.1:443", "--username",
+                        "alice", "--password-stdin", stdin="wrong-password\n")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("wrong username or password", r.stderr)
+        self.assertNotIn("expired", r.stderr)
         self.assertEqual(read_bytes(config), before)
         r = self.expose(config, "relogin.example.com", "--to", "127.0.0.1:443", "--username",
                         "alice", "--password-stdin", stdin="alice-password\n")
@@ -326,7 +369,11 @@ class HomeEnrollTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         _, config, r = self.register("erin", url=url, extra=["--ca-bundle", cert])
         self.assertEqual(r.returncode, 0, r.stderr)
-        r = self.expose(config, "tls.example.com", "--to", "127.0.0.1:443", "--ca-bundle", cert)
+        self.assertIn(f'ca_bundle: "{cert}"', read_text(config))
+        # expose verifies with the bundle register saved (the system store would refuse it).
+        r = self.expose(config, "tls.example.com", "--to", "127.0.0.1:443")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = home("unexpose", "tls.example.com", "--config", config, "--ca-bundle", cert)
         self.assertEqual(r.returncode, 0, r.stderr)
 
 

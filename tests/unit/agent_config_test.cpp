@@ -153,6 +153,10 @@ INSTANTIATE_TEST_SUITE_P(
                 "services:\n  - {hostname: a.b.c, target: \"x:1\", tunnel_ports: [1]}\n"
                 "  - {hostname: a.b.c, target: \"x:1\", tunnel_ports: [2]}\n",
                 "cloudlink.yaml: services[1].hostname: appears twice"},
+        BadCase{"port shared by two services",
+                "services:\n  - {hostname: a.b.c, target: \"x:1\", tunnel_ports: [1, 2]}\n"
+                "  - {hostname: d.b.c, target: \"x:1\", tunnel_ports: [3, 2]}\n",
+                "cloudlink.yaml: services[1].tunnel_ports[1]: port 2 is also services[0]'s"},
         BadCase{"truncated", "ssh: {host: x, port: 22\n",
                 "cloudlink.yaml:2:1: end of map flow not found"},
         BadCase{"bad indentation", "ssh:\n  host: x\n port: 1\n",
@@ -181,6 +185,7 @@ TEST(AgentConfig, SaveThenLoadRoundTrips) {
   auto config = parse_agent_config(kFull, "cloudlink.yaml");
   ASSERT_OK(config);
   config->server->token = "null";  // must stay text, not become YAML null
+  config->server->ca_bundle = "/etc/cloudlink/ca.pem";
   std::string path = dir.path() + "/cloudlink.yaml";
   ASSERT_OK(save_agent_config(path, *config));
   struct stat st {};

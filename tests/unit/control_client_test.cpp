@@ -90,10 +90,21 @@ std::unique_ptr<ControlClient> client_for(const std::string& url) {
 
 TEST(ControlClient, RefusesBadUrls) {
   for (const char* bad : {"", "ftp://x", "vps.example.net", "https://", "https://x/api",
-                          "https://user@x", "http://x?y"}) {
+                          "https://user@x", "https://x?y"}) {
     EXPECT_ERR(ControlClient::create({bad, "", std::chrono::milliseconds(1000)})) << bad;
   }
   EXPECT_OK(ControlClient::create({"https://x:8443/", "", std::chrono::milliseconds(1000)}));
+  // Plain http carries the password and the token: only to this machine.
+  for (const char* local :
+       {"http://127.0.0.1:8000", "http://127.9.9.9", "http://localhost:80", "http://[::1]:8000"}) {
+    EXPECT_OK(ControlClient::create({local, "", std::chrono::milliseconds(1000)})) << local;
+  }
+  for (const char* remote : {"http://vps.example.net", "http://10.0.0.1:8000", "http://[::2]:80",
+                             "http://128.0.0.1", "http://localhost.example.net"}) {
+    EXPECT_ERR_WITH(ControlClient::create({remote, "", std::chrono::milliseconds(1000)}),
+                    "only to this machine")
+        << remote;
+  }
   EXPECT_ERR_WITH(ControlClient::create({"https://x", "/nonexistent/ca.pem", {}}), "CA bundle");
 }
 

@@ -1,7 +1,13 @@
 // cloudlink-home's small parts: reconnect backoff, the status file round trip, the OpenSSH
 // command line equivalent to a service's tunnels.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+#include <fcntl.h>
 
 #include <chrono>
 
@@ -10,6 +16,7 @@
 #include "home-agent/status/status_board.h"
 #include "home-agent/status/status_file.h"
 #include "home-agent/tunnel/backoff.h"
+#include "home-agent/tunnel/target_connect.h"
 #include "temp_dir.h"
 #include "test_result.h"
 
@@ -101,6 +108,49 @@ TEST(SshCommand, OneLinePerConnectionWithThePinnedHostKey) {
                   "no service with hostname other.example.com");
   EXPECT_EQ(shell_quote("it's"), "'it'\\''s'");
   EXPECT_EQ(shell_quote(""), "''");
+}
+
+// A listening loopback socket; its port. Closing it leaves a port that refuses.
+UniqueFd listen_loopback(uint16_t* port) {
+  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  EXPECT_EQ(::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), length), 0);
+  EXPECT_EQ(::listen(fd.get(), 4), 0);
+  ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&address), &length);
+  *port = ntohs(address.sin_port);
+  return fd;
+}
+
+TargetConnector::State wait_for(TargetConnector& connector) {
+  for (int i = 0; i < 100; ++i) {
+    pollfd p{connector.fd(), POLLOUT, 0};
+    ::poll(&p, 1, 50);
+    auto state = connector.check();
+    if (state != TargetConnector::State::kPending) return state;
+  }
+  return TargetConnector::State::kPending;
+}
+
+TEST(TargetConnector, ConnectsWithoutBlockingAndReportsRefusal) {
+  uint16_t port = 0;
+  UniqueFd listener = listen_loopback(&port);
+  auto connector = TargetConnector::start("127.0.0.1", port);
+  ASSERT_OK(connector);
+  ASSERT_EQ(wait_for(*connector), TargetConnector::State::kConnected);
+  UniqueFd connected = connector->take();
+  EXPECT_TRUE(connected);
+  EXPECT_GT(::fcntl(connected.get(), F_GETFL) & O_NONBLOCK, 0);
+
+  listener.reset();
+  auto refused = TargetConnector::start("localhost", port);
+  ASSERT_OK(refused);
+  EXPECT_EQ(wait_for(*refused), TargetConnector::State::kFailed);
+  EXPECT_EQ(refused->error(), "connect localhost:" + std::to_string(port) + ": Connection refused");
+  EXPECT_ERR_WITH(TargetConnector::start("no-such-host.invalid", port),
+                  "resolve no-such-host.invalid:");
 }
 
 }  // namespace
