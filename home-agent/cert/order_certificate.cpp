@@ -95,7 +95,11 @@ Result<acme::CertificateInfo> order_through_tunnel(const CertificateOrder& order
 
 Result<acme::CertificateInfo> order_certificate(const CertificateOrder& order) {
   if (auto checked = check_order(order); !checked) return checked.error();
-  auto control = ControlClient::create({order.config.server->url, order.control_ca_bundle});
+  std::string ca_bundle = order.control_ca_bundle;
+  if (ca_bundle.empty() && !order.config.server->ca_bundle.empty()) {
+    ca_bundle = resolve_key_path(order.config_path, order.config.server->ca_bundle);
+  }
+  auto control = ControlClient::create({order.config.server->url, ca_bundle});
   if (!control) return control.error();
   (*control)->set_token(order.config.server->token);
   const std::string pending = pending_dir(order.config_path);

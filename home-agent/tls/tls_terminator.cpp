@@ -16,6 +16,27 @@ constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
 constexpr int kTargetConnectMs = 3000;
 constexpr int kAcceptPollMs = 200;
 
+// The service, connected within timeout_ms (each of its addresses in turn); on this
+// connection's own thread, so waiting blocks nobody else.
+Result<UniqueFd> connect_service(const std::string& host, uint16_t port, int timeout_ms) {
+  auto connector = TargetConnector::start(host, port);
+  if (!connector) return connector.error();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    switch (connector->check()) {
+      case TargetConnector::State::kConnected:
+        return connector->take();
+      case TargetConnector::State::kFailed:
+        return Error(ECONNREFUSED, connector->error());
+      case TargetConnector::State::kPending:
+        break;
+    }
+    pollfd fd{connector->fd(), POLLOUT, 0};
+    ::poll(&fd, 1, 100);
+  }
+  return Error(ETIMEDOUT, "connect " + connector->where() + ": no answer");
+}
+
 Result<UniqueFd> listen_loopback(uint16_t* port) {
   UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!fd) return errno_error("TLS terminator: socket");
@@ -105,7 +126,7 @@ void TlsTerminator::serve(UniqueFd client) {
   if (!ssl) return;
   TlsRelay relay(std::move(ssl), std::move(client));
   if (auto shaken = relay.handshake(kHandshakeTimeout, stop_); !shaken) return;
-  auto target = connect_target(target_host_, target_port_, kTargetConnectMs);
+  auto target = connect_service(target_host_, target_port_, kTargetConnectMs);
   if (!target) {
     log_line("terminate-tls %s: %s", hostname_.c_str(), target.error().message().c_str());
     return;
