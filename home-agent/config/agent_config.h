@@ -1,6 +1,6 @@
 // cloudlink.yaml, the home agent's one configuration file: the model, a strict parser and an
-// atomic writer. Other commands (register, expose, unexpose) read it, change the model and
-// save it back; `run` reads it once at start.
+// atomic writer. Other commands (register, expose, unexpose, cert) read it, change the model
+// and save it back; `run` reads it once at start.
 //
 //   server:   {url: https://cloud.example.com, token: TOKEN, ca_bundle: ca.pem (optional)}
 //   ssh:      {host: vps.example.com, port: 22, user: cloudlink, private_key: home_key,
@@ -8,7 +8,7 @@
 //   home:     {id: ID, slug: SLUG}
 //   services:
 //     - {hostname: app.example.com, target: "127.0.0.1:8443", tunnel_ports: [20000, 20001],
-//        connections: 2, proxy_protocol: false}
+//        connections: 2, proxy_protocol: false, terminate_tls: false (optional)}
 //   acme:     {directory: https://acme-v02.api.letsencrypt.org/directory, email: me@example.com,
 //              ca_bundle: ca.pem, certificates: certificates}
 //
