@@ -3,6 +3,7 @@
 #include <string>
 
 #include "common/log.h"
+#include "home-agent/cert/cert_command.h"
 #include "home-agent/commands/commands.h"
 #include "home-agent/config/agent_config.h"
 #include "home-agent/enroll/enroll_cli.h"
@@ -39,6 +40,7 @@ int main(int argc, char** argv) {
   ssh_cmd->add_option("HOSTNAME", hostname, "the service's public hostname")->required();
 
   EnrollCli enroll(app);  // register, expose, unexpose
+  CertCli cert(app);
 
   CLI11_PARSE(app, argc, argv);
   std::string config = config_path(config_flag);
@@ -47,5 +49,6 @@ int main(int argc, char** argv) {
   if (*status_cmd) return status_command(config);
   if (*ssh_cmd) return print_ssh_command(config, hostname);
   if (auto status = enroll.run(config_flag)) return *status;
+  if (int status = cert.run(config_flag); status >= 0) return status;
   return kExitFailure;
 }

@@ -4,7 +4,6 @@
 
 #include <cerrno>
 #include <ctime>
-#include <random>
 
 #include "common/acme/account_key.h"
 #include "common/acme/certificate_info.h"
@@ -49,14 +48,6 @@ Result<std::string> pair_problem(const OwnCertificateOptions& options) {
     return options.tls_dir + ": " + matches.error().message();
   }
   return std::string();
-}
-
-// Up to a tenth more than delay, so controls that failed together do not retry together.
-std::chrono::seconds with_jitter(std::chrono::seconds delay) {
-  static thread_local std::minstd_rand random(std::random_device{}());
-  const auto spread = delay.count() / 10;
-  if (spread <= 0) return delay;
-  return delay + std::chrono::seconds(random() % (spread + 1));
 }
 
 }  // namespace

@@ -1,32 +1,15 @@
-// When control asks for a new certificate for its own name, and how long it waits after a
-// failure: pure functions of what the current certificate says and the clock, so a test can
-// drive them.
+// control's names for the renewal rules it shares with cloudlink-home (common/acme/renewal.h).
 #pragma once
 
-#include <chrono>
-#include <optional>
-#include <string_view>
-
-#include "common/acme/certificate_info.h"
+#include "common/acme/renewal.h"
 
 namespace cloudlink::control::acme {
 
+using cloudlink::acme::Backoff;
 using cloudlink::acme::CertificateInfo;
+using cloudlink::acme::renewal_time;
+using cloudlink::acme::retry_delay;
 using cloudlink::acme::SystemTime;
-
-// When to order a certificate for hostname, given the current one (nullopt: none that
-// parses). Now (or earlier) when there is none, it is self-issued (the placeholder written at
-// the first start), it does not cover hostname, or it has expired; otherwise at two thirds of
-// its lifetime (Let's Encrypt's 90 days: after 60).
-SystemTime renewal_time(const std::optional<CertificateInfo>& current, std::string_view hostname);
-
-struct Backoff {
-  std::chrono::seconds first{60};
-  std::chrono::seconds max{6 * 3600};
-};
-
-// The wait before attempt failures + 1 after `failures` failures in a row (>= 1): first, then
-// doubling, capped at max. No jitter here: the caller adds it.
-std::chrono::seconds retry_delay(const Backoff& backoff, unsigned failures);
+using cloudlink::acme::with_jitter;
 
 }  // namespace cloudlink::control::acme

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "home-agent/cert/certificate_keeper.h"
 #include "home-agent/commands/commands.h"
 #include "home-agent/keys/keygen.h"
 #include "home-agent/status/status_board.h"
@@ -108,6 +109,8 @@ int run_command(const std::string& config_path, const RunOptions& options) {
   for (const auto& spec : *specs) {
     threads.emplace_back([&, spec] { run_tunnel(spec, board, stop, fatal); });
   }
+  // Temporary mappings left by an interrupted order, then certificate renewals.
+  auto certificates = start_certificate_keeper(config_path);
   StatusWriter status(status_path_for(config_path), board);
   timespec tick{0, 200 * 1000 * 1000};
   while (!stop.load()) {
@@ -119,6 +122,7 @@ int run_command(const std::string& config_path, const RunOptions& options) {
     status.maybe_write();
   }
   for (auto& thread : threads) thread.join();
+  certificates.reset();
   status.write(false);
   ssh_finalize();
   return fatal_seen.load() ? kExitHostKeyChanged : kExitOk;

@@ -94,6 +94,14 @@ std::string format_agent_config(const AgentConfig& config) {
   out << YAML::Key << "services" << YAML::Value << YAML::BeginSeq;
   for (const auto& service : config.services) emit_service(out, service);
   out << YAML::EndSeq;
+  if (config.acme) {
+    out << YAML::Key << "acme" << YAML::Value << YAML::BeginMap;
+    emit_string(out, "directory", config.acme->directory);
+    if (!config.acme->email.empty()) emit_string(out, "email", config.acme->email);
+    if (!config.acme->ca_bundle.empty()) emit_string(out, "ca_bundle", config.acme->ca_bundle);
+    emit_string(out, "certificates", config.acme->certificates);
+    out << YAML::EndMap;
+  }
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
 }

@@ -9,6 +9,8 @@
 //   services:
 //     - {hostname: app.example.com, target: "127.0.0.1:8443", tunnel_ports: [20000, 20001],
 //        connections: 2, proxy_protocol: false}
+//   acme:     {directory: https://acme-v02.api.letsencrypt.org/directory, email: me@example.com,
+//              ca_bundle: ca.pem, certificates: certificates}
 //
 // Every section is optional when parsing (a file being filled in by `register` has no
 // services yet); require_runnable() says what `run` needs. Unknown fields, duplicate fields,
@@ -68,11 +70,22 @@ struct ServiceConfig {
   bool operator==(const ServiceConfig&) const = default;
 };
 
+// Where certificates come from (ACME HTTP-01, home-agent/cert) and where they are kept.
+struct AcmeConfig {
+  std::string directory;  // the ACME directory URL
+  std::string email;      // account contact, optional
+  std::string ca_bundle;  // PEM the ACME server's certificate must chain to ("": system store)
+  // Folder of HOSTNAME/fullchain.pem and HOSTNAME/key.pem; relative: to the config's folder.
+  std::string certificates = "certificates";
+  bool operator==(const AcmeConfig&) const = default;
+};
+
 struct AgentConfig {
   std::optional<ServerConfig> server;
   std::optional<SshConfig> ssh;
   std::optional<HomeConfig> home;
   std::vector<ServiceConfig> services;
+  std::optional<AcmeConfig> acme;
 
   // The service with this hostname, or nullptr.
   const ServiceConfig* find_service(std::string_view hostname) const;

@@ -183,6 +183,33 @@ HomeConfig read_home(const YAML::Node& node, const std::string& field) {
   return home;
 }
 
+AcmeConfig read_acme(const YAML::Node& node, const std::string& field) {
+  AcmeConfig acme;
+  read_map(node, field,
+           {{"directory",
+             [&](const YAML::Node& n, const std::string& f) {
+               acme.directory = scalar(n, f);
+               check(f, check_url(acme.directory));
+             }},
+            {"email",
+             [&](const YAML::Node& n, const std::string& f) {
+               acme.email = scalar(n, f);
+               check(f, check_token(acme.email, 254));
+             }},
+            {"ca_bundle",
+             [&](const YAML::Node& n, const std::string& f) {
+               acme.ca_bundle = scalar(n, f);
+               check(f, check_path(acme.ca_bundle));
+             }},
+            {"certificates",
+             [&](const YAML::Node& n, const std::string& f) {
+               acme.certificates = scalar(n, f);
+               check(f, check_path(acme.certificates));
+             }}},
+           {"directory"});
+  return acme;
+}
+
 std::vector<uint16_t> read_ports(const YAML::Node& node, const std::string& field) {
   if (!node.IsSequence()) fail(field, std::string("expected a list, got ") + kind(node));
   if (node.size() == 0) fail(field, "empty list");
@@ -315,7 +342,8 @@ AgentConfig read_config(const YAML::Node& root) {
        {"ssh", [&](const YAML::Node& n, const std::string& f) { config.ssh = read_ssh(n, f); }},
        {"home", [&](const YAML::Node& n, const std::string& f) { config.home = read_home(n, f); }},
        {"services",
-        [&](const YAML::Node& n, const std::string& f) { config.services = read_services(n, f); }}},
+        [&](const YAML::Node& n, const std::string& f) { config.services = read_services(n, f); }},
+       {"acme", [&](const YAML::Node& n, const std::string& f) { config.acme = read_acme(n, f); }}},
       {});
   return config;
 }

@@ -216,6 +216,7 @@ Result<ControlClient::Reply> ControlClient::request(const char* method, const st
     const std::string_view verb(method);
     if (verb == "POST") return http_->client.Post(path, body, "application/json");
     if (verb == "DELETE") return http_->client.Delete(path);
+    if (verb == "PATCH") return http_->client.Patch(path, body, "application/json");
     return http_->client.Get(path);
   }();
   const std::string what = std::string(method) + " " + options_.url + path;
@@ -290,6 +291,26 @@ Result<void> ControlClient::delete_mapping(const std::string& home_id,
       204);
   if (!reply) return reply.error();
   return ok();
+}
+
+Result<MappingInfo> ControlClient::get_mapping(const std::string& home_id,
+                                               const std::string& hostname) {
+  auto reply =
+      request("GET", "/api/homes/" + path_segment(home_id) + "/mappings/" + path_segment(hostname),
+              "", 200);
+  if (!reply) return reply.error();
+  return parse_mapping(reply->body);
+}
+
+Result<MappingInfo> ControlClient::set_http_port(const std::string& home_id,
+                                                 const std::string& hostname,
+                                                 std::optional<uint16_t> http_port) {
+  nlohmann::json body = {{"http_port", http_port.value_or(0)}};
+  auto reply = request(
+      "PATCH", "/api/homes/" + path_segment(home_id) + "/mappings/" + path_segment(hostname),
+      body.dump(), 200);
+  if (!reply) return reply.error();
+  return parse_mapping(reply->body);
 }
 
 }  // namespace cloudlink::home

@@ -71,6 +71,10 @@ class ControlClient {
   Result<void> delete_home(const std::string& home_id);
   Result<MappingInfo> create_mapping(const std::string& home_id, const MappingRequest& request);
   Result<void> delete_mapping(const std::string& home_id, const std::string& hostname);
+  Result<MappingInfo> get_mapping(const std::string& home_id, const std::string& hostname);
+  // PATCH of http_port alone; nullopt removes the mapping's HTTP target.
+  Result<MappingInfo> set_http_port(const std::string& home_id, const std::string& hostname,
+                                    std::optional<uint16_t> http_port);
 
  private:
   struct Http;

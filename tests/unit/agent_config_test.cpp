@@ -205,6 +205,28 @@ TEST(AgentConfig, SaveThenLoadRoundTrips) {
   EXPECT_EQ(files, 1u);
 }
 
+TEST(AgentConfig, AcmeSectionRoundTripsWithItsDefault) {
+  testing::TempDir dir;
+  auto config = parse_agent_config(
+      "acme: {directory: \"https://ca.example/dir\", email: me@example.org}\n", "c.yaml");
+  ASSERT_OK(config);
+  ASSERT_TRUE(config->acme.has_value());
+  EXPECT_EQ(config->acme->directory, "https://ca.example/dir");
+  EXPECT_EQ(config->acme->email, "me@example.org");
+  EXPECT_EQ(config->acme->ca_bundle, "");
+  EXPECT_EQ(config->acme->certificates, "certificates");
+  config->acme->ca_bundle = "ca.pem";
+  std::string path = dir.path() + "/c.yaml";
+  ASSERT_OK(save_agent_config(path, *config));
+  auto loaded = load_agent_config(path);
+  ASSERT_OK(loaded);
+  EXPECT_EQ(*loaded, *config);
+  EXPECT_ERR_WITH(parse_agent_config("acme: {email: me@example.org}\n", "c.yaml"),
+                  "c.yaml: acme.directory: missing");
+  EXPECT_ERR_WITH(parse_agent_config("acme: {directory: \"ftp://x\"}\n", "c.yaml"),
+                  "c.yaml: acme.directory:");
+}
+
 TEST(AgentConfig, SaveRefusesWhatLoadWouldRefuse) {
   testing::TempDir dir;
   AgentConfig config;

@@ -1,8 +1,9 @@
-#include "control/acme/renewal.h"
+#include "common/acme/renewal.h"
 
 #include <algorithm>
+#include <random>
 
-namespace cloudlink::control::acme {
+namespace cloudlink::acme {
 
 SystemTime renewal_time(const std::optional<CertificateInfo>& current, std::string_view hostname) {
   if (!current || current->self_issued || !current->covers(hostname) ||
@@ -19,4 +20,11 @@ std::chrono::seconds retry_delay(const Backoff& backoff, unsigned failures) {
   return std::min(delay, backoff.max);
 }
 
-}  // namespace cloudlink::control::acme
+std::chrono::seconds with_jitter(std::chrono::seconds delay) {
+  static thread_local std::minstd_rand random(std::random_device{}());
+  const auto spread = delay.count() / 10;
+  if (spread <= 0) return delay;
+  return delay + std::chrono::seconds(random() % (spread + 1));
+}
+
+}  // namespace cloudlink::acme
