@@ -36,9 +36,13 @@ struct Request;
 struct Response;
 }  // namespace httplib
 
+namespace cloudlink::tls {
+class TlsContext;
+}  // namespace cloudlink::tls
+
 namespace cloudlink::control::http {
 
-class TlsContext;
+using cloudlink::tls::TlsContext;
 
 struct ServerOptions {
   static constexpr size_t kDefaultMaxBodyBytes = 64 * 1024;

@@ -13,6 +13,7 @@
 #include "home-agent/cert/cert_files.h"
 #include "home-agent/cert/order_certificate.h"
 #include "home-agent/commands/commands.h"
+#include "home-agent/enroll/config_lock.h"
 
 namespace cloudlink::home {
 namespace {
@@ -52,6 +53,19 @@ bool merge_acme(AgentConfig& config, const CertOptions& options) {
   return !(config == before);
 }
 
+// The config, with the command line's ACME settings saved into it (under the lock expose and
+// unexpose hold, so none of their changes is lost).
+Result<AgentConfig> load_and_save_acme(const std::string& config_path, const CertOptions& options) {
+  auto lock = ConfigLock::acquire(config_path);
+  if (!lock) return lock.error();
+  auto config = load_agent_config(config_path);
+  if (!config) return config.error();
+  if (merge_acme(*config, options)) {
+    if (auto saved = save_agent_config(config_path, *config); !saved) return saved.error();
+  }
+  return config;
+}
+
 std::string utc(acme::SystemTime t) {
   const std::time_t seconds = std::chrono::system_clock::to_time_t(t);
   std::tm tm{};
@@ -71,7 +85,8 @@ CertCli::CertCli(CLI::App& app) {
   command_->add_option("--ca-bundle", options_.ca_bundle,
                        "PEM file the ACME server's certificate must chain to (saved)");
   command_->add_option("--control-ca-bundle", options_.control_ca_bundle,
-                       "PEM file control's certificate must chain to (default: system store)");
+                       "PEM file control's certificate must chain to (default: server.ca_bundle, "
+                       "else the system store)");
   command_->add_option("--config", options_.config_flag, "cloudlink.yaml to use");
 }
 
@@ -88,16 +103,10 @@ int cert_command(const std::string& config_path, const CertOptions& options) {
     log_line("%s", hostname.error().message().c_str());
     return kExitFailure;
   }
-  auto config = load_agent_config(config_path);
+  auto config = load_and_save_acme(config_path, options);
   if (!config) {
     log_line("%s", config.error().message().c_str());
     return kExitConfig;
-  }
-  if (merge_acme(*config, options)) {
-    if (auto saved = save_agent_config(config_path, *config); !saved) {
-      log_line("%s", saved.error().message().c_str());
-      return kExitConfig;
-    }
   }
   catch_stop_signals();
   ssh_init();

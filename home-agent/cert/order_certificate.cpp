@@ -29,11 +29,12 @@ Result<void> check_order(const CertificateOrder& order) {
   return ok();
 }
 
-// A tunnel port of the home that no service of the config uses.
-Result<uint16_t> free_tunnel_port(ControlClient& client, const AgentConfig& config) {
+// A tunnel port of the home that no service of the config and no other order uses.
+Result<uint16_t> free_tunnel_port(ControlClient& client, const AgentConfig& config,
+                                  const std::string& pending) {
   auto home = client.get_home(config.home->id);
   if (!home) return home.error();
-  std::vector<uint16_t> used;
+  std::vector<uint16_t> used = recorded_ports(pending);
   for (const auto& service : config.services) {
     used.insert(used.end(), service.tunnel_ports.begin(), service.tunnel_ports.end());
   }
@@ -64,7 +65,7 @@ Result<acme::CertificateInfo> order_through_tunnel(const CertificateOrder& order
                                                    const PendingSlot& slot) {
   auto account = acme_account(order);
   if (!account) return account.error();
-  auto port = free_tunnel_port(control, order.config);
+  auto port = free_tunnel_port(control, order.config, pending_dir(order.config_path));
   if (!port) return port.error();
   SshTarget ssh{*order.config.ssh,
                 resolve_key_path(order.config_path, order.config.ssh->private_key)};
@@ -75,7 +76,10 @@ Result<acme::CertificateInfo> order_through_tunnel(const CertificateOrder& order
   if (!mapping) return mapping.error();
   auto issued = (*account)->issue({order.hostname}, (*tunnel)->responder());
   auto closed = (*mapping)->close();
-  if (!issued) return issued.error();
+  if (!issued) {
+    if (!closed) log_line("cert: %s", closed.error().message().c_str());
+    return issued.error();
+  }
   auto installed =
       install_certificate(certificate_paths(order.config_path, *order.config.acme, order.hostname),
                           order.hostname, *issued);
@@ -91,7 +95,11 @@ Result<acme::CertificateInfo> order_through_tunnel(const CertificateOrder& order
 
 Result<acme::CertificateInfo> order_certificate(const CertificateOrder& order) {
   if (auto checked = check_order(order); !checked) return checked.error();
-  auto control = ControlClient::create({order.config.server->url, order.control_ca_bundle});
+  std::string ca_bundle = order.control_ca_bundle;
+  if (ca_bundle.empty() && !order.config.server->ca_bundle.empty()) {
+    ca_bundle = resolve_key_path(order.config_path, order.config.server->ca_bundle);
+  }
+  auto control = ControlClient::create({order.config.server->url, ca_bundle});
   if (!control) return control.error();
   (*control)->set_token(order.config.server->token);
   const std::string pending = pending_dir(order.config_path);

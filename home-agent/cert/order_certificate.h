@@ -18,7 +18,7 @@ struct CertificateOrder {
   std::string config_path;
   AgentConfig config;  // needs server, home, ssh and acme
   std::string hostname;
-  std::string control_ca_bundle;  // "": the system store (http:// needs none)
+  std::string control_ca_bundle;  // "": server.ca_bundle, else the system store
   std::function<bool()> cancelled;
 };
 

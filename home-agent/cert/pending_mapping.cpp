@@ -113,6 +113,16 @@ Result<void> undo_mapping(ControlClient& client, const PendingMapping& m) {
   return ok();
 }
 
+std::vector<uint16_t> recorded_ports(const std::string& dir) {
+  std::vector<uint16_t> ports;
+  for (const std::string& hostname : recorded_hostnames(dir)) {
+    auto text = read_bounded_file(record_path(dir, hostname), kMaxRecordBytes);
+    if (!text) continue;
+    if (auto mapping = from_json(*text, hostname); mapping) ports.push_back(mapping->http_port);
+  }
+  return ports;
+}
+
 Result<void> clean_up_leftovers(ControlClient& client, const std::string& dir) {
   Result<void> outcome = ok();
   for (const std::string& hostname : recorded_hostnames(dir)) {

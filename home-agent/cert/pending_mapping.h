@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 #include "common/unique_fd.h"
@@ -48,6 +49,10 @@ class PendingSlot {
 // a created mapping whose tls_ports and http_port are [http_port] and http_port, or sets a
 // patched mapping's http_port back. A mapping already gone or changed since is left alone.
 Result<void> undo_mapping(ControlClient& client, const PendingMapping& mapping);
+
+// The temporary ports recorded in dir (orders in flight, or leftovers): a new order picks
+// another, so that two orders never ask sshd for the same port.
+std::vector<uint16_t> recorded_ports(const std::string& dir);
 
 // Undoes every record in dir that no live process holds, and removes it once control
 // confirmed; logs one line per leftover. An error when one could not be undone (it stays

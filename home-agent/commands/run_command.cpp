@@ -17,6 +17,7 @@
 #include "home-agent/keys/keygen.h"
 #include "home-agent/status/status_board.h"
 #include "home-agent/status/status_file.h"
+#include "home-agent/tls/tls_services.h"
 #include "home-agent/tunnel/tunnel.h"
 
 namespace cloudlink::home {
@@ -95,6 +96,13 @@ int run_command(const std::string& config_path, const RunOptions& options) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
+  // Before the tunnels (and after the signal mask, which its threads inherit): the services
+  // with terminate_tls get their terminator as target.
+  auto terminators = terminate_tls(config_path, *specs);
+  if (!terminators.ok()) {
+    log_line("%s", terminators.error().message().c_str());
+    return kExitFailure;
+  }
   ssh_init();
 
   std::atomic<bool> stop{false};

@@ -29,6 +29,9 @@ void emit_service(YAML::Emitter& out, const ServiceConfig& service) {
   out << YAML::Key << "connections" << YAML::Value << service.connections;
   out << YAML::Key << "proxy_protocol" << YAML::Value << YAML::TrueFalseBool
       << service.proxy_protocol;
+  if (service.terminate_tls) {
+    out << YAML::Key << "terminate_tls" << YAML::Value << YAML::TrueFalseBool << true;
+  }
   out << YAML::EndMap;
 }
 

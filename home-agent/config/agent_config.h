@@ -65,6 +65,9 @@ struct ServiceConfig {
   std::vector<uint16_t> tunnel_ports;  // VPS loopback ports; connection k listens on [k]
   int connections = 1;                 // 1..tunnel_ports.size()
   bool proxy_protocol = false;
+  // The agent terminates TLS with the service's certificate (CERTIFICATES/HOSTNAME, see acme)
+  // and sends plain bytes to target.
+  bool terminate_tls = false;
   // "HOST:PORT" as written in the file ("[::1]:443" for IPv6).
   std::string target() const;
   bool operator==(const ServiceConfig&) const = default;

@@ -252,11 +252,15 @@ ServiceConfig read_service(const YAML::Node& node, const std::string& field) {
         [&](const YAML::Node& n, const std::string& f) {
           service.connections = static_cast<int>(number_field(n, f, 1, kMaxConnections));
         }},
-       {"proxy_protocol",
-        [&](const YAML::Node& n, const std::string& f) {
-          service.proxy_protocol = bool_field(n, f);
-        }}},
+       {"proxy_protocol", [&](const YAML::Node& n,
+                              const std::string& f) { service.proxy_protocol = bool_field(n, f); }},
+       {"terminate_tls", [&](const YAML::Node& n,
+                             const std::string& f) { service.terminate_tls = bool_field(n, f); }}},
       {"hostname", "target", "tunnel_ports"});
+  // The PROXY header would arrive before the ClientHello, which the terminator does not read.
+  if (service.terminate_tls && service.proxy_protocol) {
+    fail(field + ".terminate_tls", "cannot be combined with proxy_protocol");
+  }
   if (static_cast<size_t>(service.connections) > service.tunnel_ports.size()) {
     fail(field + ".connections", std::to_string(service.connections) + " connections need as " +
                                      "many tunnel_ports, got " +

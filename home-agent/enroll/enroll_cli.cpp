@@ -66,6 +66,9 @@ void EnrollCli::add_expose(CLI::App& app) {
       ->capture_default_str();
   cmd->add_flag("--proxy-protocol", expose_.proxy_protocol,
                 "send the client's address first, as a PROXY v2 header");
+  cmd->add_flag("--terminate-tls", expose_.terminate_tls,
+                "the agent terminates TLS with the name's certificate (cert) and sends plain "
+                "bytes to --to");
   cmd->add_option("--config", config_flag_, "cloudlink.yaml");
   add_relogin(cmd, expose_.access, password_stdin_);
   expose_cmd_ = cmd;

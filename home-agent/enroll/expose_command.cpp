@@ -93,6 +93,10 @@ Result<ServiceConfig> service_from(const ExposeOptions& options) {
   }
   service.connections = options.connections;
   service.proxy_protocol = options.proxy_protocol;
+  service.terminate_tls = options.terminate_tls;
+  if (service.terminate_tls && service.proxy_protocol) {
+    return invalid("--terminate-tls cannot be combined with --proxy-protocol");
+  }
   return service;
 }
 

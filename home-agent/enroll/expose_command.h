@@ -29,6 +29,7 @@ struct ExposeOptions {
   std::string target;  // HOST:PORT of the local service
   int connections = 1;
   bool proxy_protocol = false;
+  bool terminate_tls = false;  // the agent terminates TLS (home-agent/tls)
 };
 
 // The line printed on success.

@@ -11,13 +11,16 @@ killed mid-order (the mapping it left is taken back at the next start of `run`),
 unreachable before and during an order. Each is a clear error, and a certificate already
 installed stays as it was. sshd is set up as home_tunnel_test.py does.
 """
+import http.client
 import os
 import signal
 import socket
+import ssl
 import sys
 import threading
+import time
 import unittest
-from http.server import ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import control_api  # noqa: E402
@@ -29,6 +32,21 @@ import home_tunnel_test  # noqa: E402
 from pebble import Pebble  # noqa: E402
 
 NAME = "app.test"
+
+
+class PlainHello(BaseHTTPRequestHandler):
+    """The home service behind --terminate-tls: plain HTTP/1.1 with keep-alive."""
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        body = b"plain hello"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
 
 
 def read(path):
@@ -227,6 +245,57 @@ class HomeCertTest(unittest.TestCase):
         agent.stop()
         r = self.home("unexpose", name)
         self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_terminate_tls_serves_the_certificate_and_picks_up_a_renewal(self):
+        name = "tls.test"
+        service = ThreadingHTTPServer(("127.0.0.1", 0), PlainHello)
+        threading.Thread(target=service.serve_forever, daemon=True).start()
+        h.on_cleanup(self, service.server_close)
+        h.on_cleanup(self, service.shutdown)
+        r = self.home("expose", name, "--to", f"127.0.0.1:{service.server_address[1]}",
+                      "--terminate-tls")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        h.on_cleanup(self, self.home, "unexpose", name)
+        r = self.cert(name)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        agent = h.Process(self, [enroll.HOME, "--config", self.config, "run"], "agent-tls",
+                          self.folder)
+        tunnel = self.control.routes_on_disk()[name]["targets"][0]
+        h.wait_for_listen(int(tunnel.rsplit(":", 1)[1]), agent, timeout=30)
+        port = self.dp.port
+        r = h.run(["curl", "-sS", "--max-time", "10", "--cacert", self.ca.root, "--resolve",
+                   f"{name}:{port}:127.0.0.1", f"https://{name}:{port}/"])
+        self.assertEqual(r.returncode, 0, r.stderr + agent.stderr_text())
+        self.assertEqual(r.stdout, "plain hello")
+
+        # A connection kept open across a renewal keeps its certificate and keeps working;
+        # a new one gets the renewed certificate.
+        ctx = ssl.create_default_context(cafile=self.ca.root)
+
+        def connect():
+            conn = http.client.HTTPSConnection(name, port, context=ctx, timeout=h.WAIT)
+            conn.sock = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)),
+                                        server_hostname=name)
+            return conn
+
+        def get(conn):
+            conn.request("GET", "/")
+            return conn.getresponse().read()
+        held = connect()
+        self.assertEqual(get(held), b"plain hello")
+        first = held.sock.getpeercert(binary_form=True)
+        r = self.cert(name)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        time.sleep(1.5)  # the terminator looks at the files at most once a second
+        fresh = connect()
+        self.assertEqual(get(fresh), b"plain hello")
+        self.assertNotEqual(fresh.sock.getpeercert(binary_form=True), first)
+        self.assertEqual(get(held), b"plain hello")
+        self.assertEqual(held.sock.getpeercert(binary_form=True), first)
+        held.close()
+        fresh.close()
+        self.assertIn(f"TLS certificate reloaded from {self.paths(name)[0]}", agent.stderr_text())
+        agent.stop()
 
     # ---- failures ----
 

@@ -227,6 +227,23 @@ TEST(AgentConfig, AcmeSectionRoundTripsWithItsDefault) {
                   "c.yaml: acme.directory:");
 }
 
+TEST(AgentConfig, TerminateTlsRoundTripsAndExcludesProxyProtocol) {
+  testing::TempDir dir;
+  const std::string service =
+      "services:\n  - {hostname: a.example.com, target: \"x:1\", "
+      "tunnel_ports: [1], terminate_tls: true";
+  auto config = parse_agent_config(service + "}\n", "c.yaml");
+  ASSERT_OK(config);
+  EXPECT_TRUE(config->services[0].terminate_tls);
+  std::string path = dir.path() + "/c.yaml";
+  ASSERT_OK(save_agent_config(path, *config));
+  auto loaded = load_agent_config(path);
+  ASSERT_OK(loaded);
+  EXPECT_EQ(*loaded, *config);
+  EXPECT_ERR_WITH(parse_agent_config(service + ", proxy_protocol: true}\n", "c.yaml"),
+                  "c.yaml: services[0].terminate_tls: cannot be combined with proxy_protocol");
+}
+
 TEST(AgentConfig, SaveRefusesWhatLoadWouldRefuse) {
   testing::TempDir dir;
   AgentConfig config;

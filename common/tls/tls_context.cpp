@@ -1,11 +1,11 @@
-#include "control/http/tls_context.h"
+#include "common/tls/tls_context.h"
 
 #include <openssl/err.h>
 #include <sys/stat.h>
 
 #include "common/log.h"
 
-namespace cloudlink::control::http {
+namespace cloudlink::tls {
 namespace {
 
 // A configuration error: the message says it all (no errno text after it).
@@ -88,4 +88,4 @@ SslCtxPtr TlsContext::current() {
   return context_;
 }
 
-}  // namespace cloudlink::control::http
+}  // namespace cloudlink::tls
