@@ -17,7 +17,8 @@
 #                    runs ("" skips them); BENCH_SERIAL_DURATION seconds each (default 5)
 #   BENCH_HOME_BIN   the cloudlink-home to run (default: the one in BUILD_DIR)
 #   BENCH_HOME_COMPARE  another cloudlink-home binary, for the one-at-a-time row "compare"
-#                    (add it to BENCH_SERIAL), e.g. a build from before a change
+#                    (add it to BENCH_SERIAL), e.g. a build from before a change;
+#                    BENCH_HOME_COMPARE_LABEL names it in the table
 #   BENCH_SKIP_BUILD=1  use the binaries already in BUILD_DIR
 #   BENCH_JOBS       ninja -j (default 2)
 #   BENCH_OUT        markdown output (default bench/tunnel-latest.md)
@@ -417,7 +418,7 @@ fi
     "cloudlink-home restarted per SSH connection count"
   echo "- load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo
-  python3 "$root/bench/tunnel_report.py" "$records"
+  BENCH_HOME_COMPARE_LABEL=${BENCH_HOME_COMPARE_LABEL:-} python3 "$root/bench/tunnel_report.py" "$records"
   echo
   echo "<details><summary>Commands run</summary>"
   echo

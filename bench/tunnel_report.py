@@ -1,5 +1,6 @@
 """Markdown tables for bench/tunnel.sh from its records (one JSON object a line)."""
 import json
+import os
 import sys
 
 PATHS = {
@@ -10,7 +11,8 @@ PATHS = {
     "nginx": "nginx",
     "ssh-R": "OpenSSH `ssh -R` (loadgen → sshd port)",
     "cloudlink-home": "cloudlink-home (loadgen → sshd port)",
-    "compare": "`BENCH_HOME_COMPARE` cloudlink-home (loadgen → sshd port)",
+    "compare": (os.environ.get("BENCH_HOME_COMPARE_LABEL") or "BENCH_HOME_COMPARE") +
+    " (loadgen → sshd port)",
 }
 ORDER = list(PATHS)
 

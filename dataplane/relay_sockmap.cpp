@@ -26,6 +26,10 @@ namespace {
 constexpr __kernel_timespec kRetryDelays[] = {{0, 1'000'000},  {0, 2'000'000},  {0, 5'000'000},
                                               {0, 10'000'000}, {0, 50'000'000}, {0, 100'000'000}};
 
+// A copy lane waiting for its turn backs off to 10 ms at most: it holds bytes a reader wants,
+// and it moves them 64 KiB at a time.
+constexpr size_t kLaneRetryLevels = 4;
+
 bool read_tcp_info(int fd, tcp_info& info) {
   std::memset(&info, 0, sizeof info);
   socklen_t len = sizeof info;
@@ -191,7 +195,7 @@ void Worker::sockmap_pump(uint32_t slot, Dir d) {
       // EAGAIN: the program counted the bytes before the kernel queued them for reading.
       if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return fail_flow(slot, errno);
     }
-    return sockmap_arm_retry(slot, d);
+    return sockmap_arm_retry(slot, d, kLaneRetryLevels);
   }
   if (dir.eof) return sockmap_try_pass_eof(slot, d);
   sockmap_arm_poll(slot, d);
@@ -238,10 +242,10 @@ void Worker::sockmap_try_pass_eof(uint32_t slot, Dir d) {
   sockmap_arm_retry(slot, d);
 }
 
-void Worker::sockmap_arm_retry(uint32_t slot, Dir d) {
+void Worker::sockmap_arm_retry(uint32_t slot, Dir d, size_t levels) {
   Direction& dir = conn(slot).dirs[d];
   if (dir.retry_armed) return;
-  const size_t level = std::min<size_t>(dir.retries, std::size(kRetryDelays) - 1);
+  const size_t level = std::min<size_t>(dir.retries, std::min(levels, std::size(kRetryDelays)) - 1);
   if (dir.retries < 255) ++dir.retries;
   io_uring_sqe* sqe = submit(Op::kSockmapRetry, slot, d);
   io_uring_prep_timeout(sqe, const_cast<__kernel_timespec*>(&kRetryDelays[level]), 0, 0);

@@ -16,8 +16,9 @@ namespace cloudlink::dataplane {
 // send buffer (where socket memory accounting applies again). Redirected skbs wait on the
 // destination's psock queue, which nothing else limits; past this budget the verdict program
 // leaves bytes on the source socket, whose receive window then closes as for any slow reader,
-// and user space copies them (bpf/sockmap_relay.bpf.c). 256 KiB keeps a 10 Gbit/s loopback
-// flow redirected while costing a stalled flow no more than a copy relay's 4 x 64 KiB buffers.
+// and user space copies them (bpf/sockmap_relay.bpf.c). 256 KiB costs a stalled flow no more
+// than a copy relay's 4 x 64 KiB buffers; 1 and 4 MiB did not make bulk transfers measurably
+// faster on the (busy) benchmark machine, and the bound is what matters here.
 constexpr uint32_t kSockmapBacklogBytes = 256 * 1024;
 // Read size of the copy lane (one buffer per direction in user space, allocated on first use).
 constexpr uint32_t kSockmapLaneBytes = 64 * 1024;

@@ -104,7 +104,8 @@ class Worker {
   void on_sockmap_retry(uint32_t slot, Dir d);
   void sockmap_pump(uint32_t slot, Dir d);
   void sockmap_watch_lanes();
-  void sockmap_arm_retry(uint32_t slot, Dir d);
+  // Re-checks direction d after a backoff delay; `levels` caps how far the backoff grows.
+  void sockmap_arm_retry(uint32_t slot, Dir d, size_t levels = SIZE_MAX);
   void on_sockmap_lane_send(uint32_t slot, Dir d, int res);
   void sockmap_release(Connection& c);
   void sockmap_refresh_activity(Connection& c);

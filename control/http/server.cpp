@@ -88,7 +88,10 @@ std::string library_error_message(int status) {
 std::variant<std::vector<std::pair<std::string, int64_t>>, Response> read_query(
     const RawRequest& raw, const Route& route) {
   std::vector<std::pair<std::string, int64_t>> values;
-  for (const auto& [name, text] : raw.query) {
+  for (const auto& param : raw.query) {
+    // Named, not a structured binding: clang 14 cannot capture those in the lambda below.
+    const std::string& name = param.first;
+    const std::string& text = param.second;
     auto spec = std::find_if(route.query.begin(), route.query.end(),
                              [&](const QueryParam& q) { return q.name == name; });
     if (spec == route.query.end()) {

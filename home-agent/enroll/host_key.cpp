@@ -4,23 +4,10 @@
 
 #include <memory>
 
+#include "home-agent/tunnel/ssh_handles.h"
+
 namespace cloudlink::home {
 namespace {
-
-struct SessionFree {
-  void operator()(ssh_session session) const {
-    ssh_disconnect(session);
-    ssh_free(session);
-  }
-};
-struct KeyFree {
-  void operator()(ssh_key key) const { ssh_key_free(key); }
-};
-struct StringFree {
-  void operator()(char* text) const { ssh_string_free_char(text); }
-};
-using Session = std::unique_ptr<ssh_session_struct, SessionFree>;
-using Key = std::unique_ptr<ssh_key_struct, KeyFree>;
 
 Error ssh_failure(const std::string& where, ssh_session session) {
   // libssh's message already says why (refused, timeout, no common algorithm).
@@ -32,7 +19,7 @@ Error ssh_failure(const std::string& where, ssh_session session) {
 Result<std::string> fetch_host_key(const std::string& host, uint16_t port,
                                    std::chrono::seconds timeout) {
   const std::string where = host + ":" + std::to_string(port);
-  Session session(ssh_new());
+  SshSession session(ssh_new());
   if (!session) return Error(ENOMEM, "SSH host key of " + where + ": ssh_new failed");
   const unsigned int port_value = port;
   const long timeout_seconds = static_cast<long>(timeout.count());
@@ -51,12 +38,12 @@ Result<std::string> fetch_host_key(const std::string& host, uint16_t port,
   if (ssh_get_server_publickey(session.get(), &raw_key) != SSH_OK) {
     return ssh_failure(where, session.get());
   }
-  Key key(raw_key);
+  SshKey key(raw_key);
   char* raw_base64 = nullptr;
   if (ssh_pki_export_pubkey_base64(key.get(), &raw_base64) != SSH_OK) {
     return Error(EINVAL, "SSH host key of " + where + ": cannot export it");
   }
-  std::unique_ptr<char, StringFree> base64(raw_base64);
+  SshText base64(raw_base64);
   const char* type = ssh_key_type_to_char(ssh_key_type(key.get()));
   if (type == nullptr) return Error(EINVAL, "SSH host key of " + where + ": unknown key type");
   return std::string(type) + " " + base64.get();

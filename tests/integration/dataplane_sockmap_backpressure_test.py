@@ -6,7 +6,7 @@ peer's send buffer takes it; without a bound a fast writer facing a reader that 
 fills kernel memory (1.6 GB in 3 s, measured before the bound). The verdict program stops
 redirecting a direction once kSockmapBacklogBytes (256 KiB) wait there, and user space copies
 that direction until it drains (the copy lane). These tests push as fast as they can towards a
-reader that takes about 2 KB/s, in each direction, and check that the bytes the writer got into
+reader that takes 1 KB/s, in each direction, and check that the bytes the writer got into
 the kernel but the reader has not read yet (all of them somewhere in kernel buffers: the
 writer's send buffer, the dataplane's two sockets, the psock queue, the reader's receive
 buffer) stay under the socket buffer limits plus that budget; then that every byte arrives,
@@ -90,7 +90,7 @@ class Reader:
                 self.read += len(chunk)
                 burst += len(chunk)
                 if slow:
-                    time.sleep(0.5)
+                    time.sleep(1.0)  # 1 KB/s
                 elif self.bursty and burst >= 1 << 20:
                     burst = 0
                     time.sleep(0.3)

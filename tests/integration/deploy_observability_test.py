@@ -180,6 +180,23 @@ def run_rule_tests(testcase, groups, rule_files=()):
     testcase.assertEqual(r.returncode, 0, f"promtool test rules:\n{r.stdout}{r.stderr}")
 
 
+def run_alert_scenarios(testcase, scenarios, alerts, instance, rules):
+    """Each (alert or None, input series) evaluated by promtool against rules: exactly that
+    alert is firing for instance after 20 minutes (none for None). Every alert needs one."""
+    testcase.assertEqual(sorted(a for a, _ in scenarios if a), sorted(alerts),
+                         "every alert needs a scenario here")
+    firing = 'count by (alertname, instance) (ALERTS{alertstate="firing"})'
+    groups = []
+    for i, (alert, series) in enumerate(scenarios):
+        expected = [] if alert is None else [
+            {"labels": f'{{alertname="{alert}",instance="{instance}"}}', "value": 1}]
+        groups.append({"name": alert or f"no alert ({i})", "interval": "15s",
+                       "input_series": series,
+                       "promql_expr_test": [{"expr": firing, "eval_time": "20m",
+                                             "exp_samples": expected}]})
+    run_rule_tests(testcase, groups, [rules])
+
+
 class PromtoolTest(unittest.TestCase):
     def test_config_and_rules_pass_promtool(self):
         r = promtool("check", "config", CONFIG)
@@ -247,18 +264,7 @@ class PromtoolTest(unittest.TestCase):
             ("CloudlinkOverConnectionLimit", [up, busy, rejected("over_limit", 5)]),
             ("CloudlinkRouteTableError", [up, busy, rejected("route_error", 1)]),
         ]
-        self.assertEqual(sorted(a for a, _ in scenarios if a), sorted(alerts),
-                         "every alert needs a scenario here")
-        firing = 'count by (alertname, instance) (ALERTS{alertstate="firing"})'
-        groups = []
-        for i, (alert, series) in enumerate(scenarios):
-            expected = [] if alert is None else [
-                {"labels": f'{{alertname="{alert}",instance="dp"}}', "value": 1}]
-            groups.append({"name": alert or f"no alert ({i})", "interval": "15s",
-                           "input_series": series,
-                           "promql_expr_test": [{"expr": firing, "eval_time": "20m",
-                                                 "exp_samples": expected}]})
-        run_rule_tests(self, groups, [RULES])
+        run_alert_scenarios(self, scenarios, alerts, "dp", RULES)
 
 
     def test_each_control_alert_fires_in_its_scenario(self):
@@ -291,18 +297,7 @@ class PromtoolTest(unittest.TestCase):
                                                requests(30, "/api/login", "429")]),
             ("CloudlinkControlSlow", [up, requests(30), *slow]),
         ]
-        self.assertEqual(sorted(a for a, _ in scenarios if a), sorted(alerts),
-                         "every alert needs a scenario here")
-        firing = 'count by (alertname, instance) (ALERTS{alertstate="firing"})'
-        groups = []
-        for i, (alert, series) in enumerate(scenarios):
-            expected = [] if alert is None else [
-                {"labels": f'{{alertname="{alert}",instance="cp"}}', "value": 1}]
-            groups.append({"name": alert or f"no alert ({i})", "interval": "15s",
-                           "input_series": series,
-                           "promql_expr_test": [{"expr": firing, "eval_time": "20m",
-                                                 "exp_samples": expected}]})
-        run_rule_tests(self, groups, [CONTROL_RULES])
+        run_alert_scenarios(self, scenarios, alerts, "cp", CONTROL_RULES)
 
 
 class ServedQueriesChecks:

@@ -55,20 +55,34 @@ while True:
 """
 
 
+def in_netns(netns, argv):
+    """argv run in netns's network namespace only. Not `ip netns exec` or `ip -n`: they also
+    make a mount namespace and remount /, which fails where / is not a mount point (a
+    chroot)."""
+    return ["nsenter", f"--net=/run/netns/{netns}", "--", *argv]
+
+
 def _netns_skip_reason():
-    if shutil.which("ip") is None:
-        return "ip (iproute2) is not installed"
+    for tool in ("ip", "nsenter"):
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed"
     name = f"clprobe{os.getpid()}"
     made = subprocess.run(["ip", "netns", "add", name], capture_output=True, text=True,
                           timeout=WAIT)
     if made.returncode != 0:
         return f"ip netns add fails here: {made.stderr.strip()}"
-    subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=WAIT)
+    try:
+        entered = subprocess.run(in_netns(name, ["true"]), capture_output=True, text=True,
+                                 timeout=WAIT)
+        if entered.returncode != 0:
+            return f"cannot enter a network namespace here: {entered.stderr.strip()}"
+    finally:
+        subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=WAIT)
     return None
 
 
 def ip(*args, netns=None):
-    argv = (["ip", "netns", "exec", netns, "ip"] if netns else ["ip"]) + list(args)
+    argv = ["ip", *args] if netns is None else in_netns(netns, ["ip", *args])
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=WAIT)
     if proc.returncode != 0:
         raise AssertionError(f"{' '.join(argv)}: {proc.stderr}")
@@ -151,8 +165,9 @@ class HomeAgentFaultsTest(unittest.TestCase):
 
         # The home's service runs in the namespace too: the agent reaches it on its loopback.
         service_port = harness.free_port()
-        service = harness.Process(self, ["ip", "netns", "exec", netns, "python3", "-c",
-                                         ECHO_SERVER, str(service_port)], "ns-echo", self.work)
+        service = harness.Process(self, in_netns(netns, ["python3", "-c", ECHO_SERVER,
+                                                         str(service_port)]),
+                                  "ns-echo", self.work)
         port = self.ports[0]
         config = self.write_config([{"hostname": "app.example.com",
                                      "target": f"127.0.0.1:{service_port}", "ports": [port]}],
@@ -161,8 +176,9 @@ class HomeAgentFaultsTest(unittest.TestCase):
             text = f.read().replace("host: 127.0.0.1", f"host: {vps_ip}", 1)
         with open(config, "w") as f:
             f.write(text.replace(f"port: {self.ssh_port}", f"port: {ssh_port}", 1))
-        agent = harness.Process(self, ["ip", "netns", "exec", netns, HOME, "--config", config,
-                                       "run", "--keepalive", "2"], "agent-netns", self.work)
+        agent = harness.Process(self, in_netns(netns, [HOME, "--config", config, "run",
+                                                       "--keepalive", "2"]),
+                                "agent-netns", self.work)
         harness.wait_for_listen(port, agent, timeout=30)
         harness.wait_until(lambda: self.echo_works(port), WAIT, "echo through the tunnel")
         self.assertTrue(service.alive())

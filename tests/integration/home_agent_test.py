@@ -403,5 +403,62 @@ class HomeAgentTest(unittest.TestCase):
         self.assertEqual((entry["result"], entry["target"]), ("ok", f"127.0.0.1:{port}"))
 
 
+    def test_100_mb_download_and_50_clients_through_the_whole_path(self):
+        """curl -> dataplane -> sshd -> cloudlink-home (2 connections) -> openssl s_server -WWW:
+        a 100 MB file arrives byte-exact, and 50 concurrent clients each get their own page."""
+        if not harness.DATAPLANE:
+            self.skipTest("CLOUDLINK_DATAPLANE is not set")
+        site = os.path.join(self.work, "site")
+        os.makedirs(site, exist_ok=True)
+        cert, key = harness.make_cert(site, "big.test")
+        blob = os.urandom(100 << 20)
+        with open(os.path.join(site, "big.bin"), "wb") as f:
+            f.write(blob)
+        pages = {f"page{i}.txt": f"page {i} of the home service\n" * (i + 1) for i in range(50)}
+        for name, text in pages.items():
+            with open(os.path.join(site, name), "w") as f:
+                f.write(text)
+        s_port = harness.free_port()
+        # -WWW serves files below its working directory, one connection at a time.
+        s_server = harness.Process(self, ["openssl", "s_server", "-accept",
+                                          f"127.0.0.1:{s_port}", "-cert", cert, "-key", key,
+                                          "-WWW", "-quiet"], f"s_server-www-{s_port}", site)
+        harness.wait_for_listen(s_port, s_server)
+        ports = [self.ports[1], self.ports[2]]
+        config = self.write_config([{"hostname": "big.test", "target": f"127.0.0.1:{s_port}",
+                                     "ports": ports, "connections": 2}], name="cloudlink-big.yaml")
+        self.start_agent(config, ports, name="agent-big")
+        routes = os.path.join(self.work, "routes-big")
+        os.makedirs(routes, exist_ok=True)
+        harness.routes_add(self, routes, "big.test", [f"127.0.0.1:{p}" for p in ports])
+        dataplane = harness.Dataplane(self, self.work, data=routes)
+
+        out = os.path.join(self.work, "big.downloaded")
+        self.addCleanup(lambda: os.path.exists(out) and os.unlink(out))
+        r = harness.curl("big.test", dataplane.port, "/big.bin", extra=["-o", out], timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(out, "rb") as f:
+            self.assertEqual(hashlib.sha256(f.read()).hexdigest(), harness.sha256(blob))
+
+        answers = {}
+
+        def fetch(name):
+            answers[name] = harness.curl("big.test", dataplane.port, "/" + name, timeout=60)
+        threads = [threading.Thread(target=fetch, args=(name,)) for name in pages]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(90)
+        self.assertEqual(len(answers), 50)
+        wrong = [name for name, r in answers.items()
+                 if r.returncode != 0 or r.stdout != pages[name]]
+        self.assertEqual(wrong, [], {n: answers[n].stderr for n in wrong})
+        # Each line is written when the dataplane closes the flow, just after curl saw the end.
+        log = harness.wait_until(
+            lambda: (lambda l: len(l) >= 51 and l)(dataplane.access_log()), WAIT,
+            "51 access log lines")
+        self.assertEqual([e["result"] for e in log if e["sni"] == "big.test"], ["ok"] * 51)
+        self.assertEqual({e["target"] for e in log}, {f"127.0.0.1:{p}" for p in ports})
+
 if __name__ == "__main__":
     unittest.main()
