@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   cloudlink::log_program_name() = "cloudlink-home";
   CLI::App app{"cloudlink-home: keep a home's services reachable through a cloudlink VPS"};
   app.require_subcommand(1);
+  app.fallthrough();  // `cloudlink-home run --config X` as well as `--config X run`
   std::string config_flag;
   app.add_option("--config", config_flag,
                  "cloudlink.yaml to use (default: $CLOUDLINK_CONFIG, else ./cloudlink.yaml)");
@@ -22,7 +23,13 @@ int main(int argc, char** argv) {
   keygen_cmd->add_flag("--force", keygen.force, "replace an existing key");
   keygen_cmd->add_option("--comment", keygen.comment, "public key comment")->capture_default_str();
 
+  RunOptions run;
   CLI::App* run_cmd = app.add_subcommand("run", "keep every service's tunnels up");
+  run_cmd
+      ->add_option("--keepalive", run.keepalive_seconds,
+                   "seconds between keepalives; no answer for 3.5 times this = dead server")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
   CLI::App* status_cmd = app.add_subcommand("status", "show the running agent's tunnels");
 
   std::string hostname;
@@ -33,7 +40,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   std::string config = config_path(config_flag);
   if (*keygen_cmd) return keygen_command(keygen);
-  if (*run_cmd) return run_command(config);
+  if (*run_cmd) return run_command(config, run);
   if (*status_cmd) return status_command(config);
   if (*ssh_cmd) return print_ssh_command(config, hostname);
   return kExitFailure;

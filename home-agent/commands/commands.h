@@ -19,7 +19,10 @@ struct KeygenOptions {
 };
 int keygen_command(const KeygenOptions& options);
 
-int run_command(const std::string& config_path);
+struct RunOptions {
+  int keepalive_seconds = 10;  // a dead server is noticed after 3.5 times this
+};
+int run_command(const std::string& config_path, const RunOptions& options);
 
 int status_command(const std::string& config_path);
 

@@ -25,7 +25,8 @@ namespace {
 constexpr auto kStatusEvery = std::chrono::seconds(3);
 
 // Start-up checks whose failure stops the agent with one line: the config and the key.
-Result<std::vector<TunnelSpec>> plan_tunnels(const std::string& config_path, StatusBoard& board) {
+Result<std::vector<TunnelSpec>> plan_tunnels(const std::string& config_path,
+                                             const RunOptions& options, StatusBoard& board) {
   auto config = load_agent_config(config_path);
   if (!config.ok()) return config.error();
   auto runnable = require_runnable(*config, config_path);
@@ -38,7 +39,8 @@ Result<std::vector<TunnelSpec>> plan_tunnels(const std::string& config_path, Sta
   std::vector<TunnelSpec> specs;
   for (const auto& service : config->services) {
     for (int k = 0; k < service.connections; ++k) {
-      TunnelSpec spec{target, service, service.tunnel_ports[k], 0, {}};
+      TunnelSpec spec{target, service, service.tunnel_ports[k], 0,
+                      KeepaliveSettings::every(std::chrono::seconds(options.keepalive_seconds))};
       spec.board_index =
           board.add(service.hostname + "#" + std::to_string(k), service.target(), spec.tunnel_port);
       specs.push_back(std::move(spec));
@@ -78,9 +80,9 @@ class StatusWriter {
 
 }  // namespace
 
-int run_command(const std::string& config_path) {
+int run_command(const std::string& config_path, const RunOptions& options) {
   StatusBoard board;
-  auto specs = plan_tunnels(config_path, board);
+  auto specs = plan_tunnels(config_path, options, board);
   if (!specs.ok()) {
     log_line("%s", specs.error().message().c_str());
     return kExitConfig;

@@ -2,11 +2,14 @@
 // conversions; both are caught here, at the only place it is called, and become one error
 // line. Scalars are read as text and checked by hand (yaml-cpp would accept "0x50" or "1e3"
 // as numbers and "yes" as true).
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
+#include <sstream>
 
 #include "common/hostname.h"
 #include "home-agent/config/agent_config.h"
@@ -240,12 +243,61 @@ std::vector<ServiceConfig> read_services(const YAML::Node& node, const std::stri
   for (size_t i = 0; i < node.size(); ++i) {
     std::string f = field + "[" + std::to_string(i) + "]";
     ServiceConfig service = read_service(node[i], f);
-    for (const auto& other : services) {
+    for (size_t j = 0; j < services.size(); ++j) {
+      const ServiceConfig& other = services[j];
       if (other.hostname == service.hostname) fail(f + ".hostname", "appears twice");
+      // One listener per port on the VPS: a second service on it could never bind.
+      for (size_t k = 0; k < service.tunnel_ports.size(); ++k) {
+        for (uint16_t port : other.tunnel_ports) {
+          if (port != service.tunnel_ports[k]) continue;
+          fail(f + ".tunnel_ports[" + std::to_string(k) + "]",
+               "port " + std::to_string(port) + " is also services[" + std::to_string(j) + "]'s");
+        }
+      }
     }
     services.push_back(std::move(service));
   }
   return services;
+}
+
+// Sees only where each document starts: enough to count them.
+class DocumentCounter : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark& mark) override { start = mark; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+
+  YAML::Mark start = YAML::Mark::null_mark();
+};
+
+// 0, 1 or 2 (= more than one). yaml-cpp 0.7's LoadAll() never returns on some malformed input
+// (",a: b"): its parser keeps producing empty documents at the same position. A document that
+// starts where the previous one started is reported as the syntax error it is.
+Result<size_t> count_documents(const std::string& text) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  DocumentCounter counter;
+  size_t count = 0;
+  std::optional<int> previous;
+  while (count < 2 && parser.HandleNextDocument(counter)) {
+    if (previous && counter.start.pos == *previous) {
+      return Error(std::error_code(), ":" + std::to_string(counter.start.line + 1) + ":" +
+                                          std::to_string(counter.start.column + 1) +
+                                          ": not YAML that can be read");
+    }
+    previous = counter.start.pos;
+    ++count;
+  }
+  return count;
 }
 
 AgentConfig read_config(const YAML::Node& root) {
@@ -274,11 +326,19 @@ Result<AgentConfig> parse_agent_config(std::string_view text, std::string_view s
   if (text.find('\0') != std::string_view::npos) {
     return Error(std::error_code(), where + ": contains a NUL byte");
   }
+  // YAML is Unicode text; yaml-cpp would pass other bytes through into strings that its own
+  // emitter then cannot write back.
+  if (size_t bad = find_invalid_utf8(text); bad != std::string_view::npos) {
+    return Error(std::error_code(),
+                 where + ": not UTF-8 text (byte " + std::to_string(bad + 1) + ")");
+  }
   try {
-    std::vector<YAML::Node> documents = YAML::LoadAll(std::string(text));
-    if (documents.size() > 1) return Error(std::error_code(), where + ": more than one document");
-    if (documents.empty()) return Error(std::error_code(), where + ": the file is empty");
-    return read_config(documents[0]);
+    std::string copy(text);
+    auto documents = count_documents(copy);
+    if (!documents.ok()) return Error(std::error_code(), where + documents.error().context());
+    if (*documents == 0) return Error(std::error_code(), where + ": the file is empty");
+    if (*documents > 1) return Error(std::error_code(), where + ": more than one document");
+    return read_config(YAML::Load(copy));
   } catch (const FieldError& e) {
     return Error(std::error_code(), where + ": " + e.field + ": " + e.problem);
   } catch (const YAML::Exception& e) {

@@ -38,6 +38,10 @@ std::string check_path(std::string_view text);
 // [a-z_][a-z0-9_-]{0,31}: what useradd accepts.
 std::string check_user(std::string_view text);
 
+// The offset of the first byte that is not part of well-formed UTF-8 (no overlong forms, no
+// surrogates, nothing past U+10FFFF), or npos when text is all UTF-8.
+size_t find_invalid_utf8(std::string_view text);
+
 // Quoted for an error message: "x" with non-printable bytes as \xNN, cut after 64 bytes.
 std::string quote(std::string_view text);
 

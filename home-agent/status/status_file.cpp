@@ -40,6 +40,8 @@ std::string describe_tunnel(const nlohmann::json& t) {
   return line;
 }
 
+Result<std::string> describe_status_unchecked(const std::string& path);
+
 }  // namespace
 
 std::string status_path_for(const std::string& config_path) { return config_path + ".status.json"; }
@@ -67,6 +69,17 @@ Result<void> write_status_file(const std::string& path, pid_t pid, bool running,
 }
 
 Result<std::string> describe_status(const std::string& path) {
+  // nlohmann's value() throws on a field of the wrong type: a damaged file is one error line.
+  try {
+    return describe_status_unchecked(path);
+  } catch (const nlohmann::json::exception&) {
+    return Error(std::error_code(), path + ": not a status file");
+  }
+}
+
+namespace {
+
+Result<std::string> describe_status_unchecked(const std::string& path) {
   auto text = read_bounded_file(path, 1 << 20);
   if (!text.ok()) {
     if (text.error().value() == ENOENT) {
@@ -101,5 +114,7 @@ Result<std::string> describe_status(const std::string& path) {
   if (!running) return Error(ESRCH, out.substr(0, out.size() - 1));
   return out;
 }
+
+}  // namespace
 
 }  // namespace cloudlink::home

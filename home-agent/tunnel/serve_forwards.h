@@ -14,9 +14,14 @@ namespace cloudlink::home {
 
 struct KeepaliveSettings {
   // A keepalive request (which the server must answer) goes out this often...
-  std::chrono::seconds interval{10};
+  std::chrono::milliseconds interval{10000};
   // ...and a connection from which nothing arrived for this long is dead.
-  std::chrono::seconds dead_after{35};
+  std::chrono::milliseconds dead_after{35000};
+
+  // Three unanswered keepalives and a half: a lost reply or two is no reason to reconnect.
+  static KeepaliveSettings every(std::chrono::milliseconds interval) {
+    return {interval, interval * 7 / 2};
+  }
 };
 
 // Runs on a session that is connected, has its reverse forward bound and is non-blocking,

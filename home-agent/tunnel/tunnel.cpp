@@ -9,6 +9,7 @@ namespace cloudlink::home {
 namespace {
 
 constexpr int kConnectTimeoutSeconds = 10;
+constexpr auto kStableAfter = std::chrono::seconds(10);
 
 // Sleeps for delay, waking early when stop is set.
 void pause(std::chrono::milliseconds delay, const std::atomic<bool>& stop) {
@@ -51,9 +52,12 @@ void run_tunnel(const TunnelSpec& spec, StatusBoard& board, const std::atomic<bo
     }
     ssh_set_blocking(session.get(), 0);
     board.set_state(index, TunnelState::kUp);
-    backoff.reset();
+    auto up_since = std::chrono::steady_clock::now();
     std::string why =
         serve_forwards(session.get(), spec.service, board, index, stop, spec.keepalive);
+    // Only a connection that stayed up a while earns a fast retry: one that the server drops
+    // right after the bind (a flapping sshd, a home deleted mid-session) keeps backing off.
+    if (std::chrono::steady_clock::now() - up_since >= kStableAfter) backoff.reset();
     if (stop.load()) break;
     board.set_state(index, TunnelState::kRetrying, why);
     pause(backoff.next(), stop);
