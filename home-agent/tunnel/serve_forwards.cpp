@@ -206,10 +206,12 @@ std::string serve_forwards(ssh_session session, const ServiceConfig& service, St
   bool busy = true;
   while (!stop.load()) {
     wait_for_events(session, pumps, pending, fds, busy ? 0 : kIdlePollMs);
-    // sshd sets TCP_NODELAY only for interactive sessions, so on a tunnel-only connection its
-    // second small write (the client's first bytes after CHANNEL_OPEN) waits for our ACK of
-    // the first; with delayed ACKs that is ~40 ms per new connection (issue 4). Quick ACKs
-    // are not sticky in Linux, hence re-armed before every read.
+    // sshd sets TCP_NODELAY only for interactive sessions, so on a tunnel-only connection a
+    // small write of sshd (a new connection's CHANNEL_OPEN or first bytes) waits until we ACK
+    // its previous small packet, which we do not answer (typically the last connection's
+    // CHANNEL_CLOSE; seen with tcpdump); with delayed ACKs that is ~40 ms per new connection
+    // (issue 4). Quick ACKs are not sticky in Linux, and libssh also reads inside its channel
+    // calls, hence re-armed on every pass rather than only when poll() saw input.
     int one = 1;
     ::setsockopt(ssh_get_fd(session), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
     accept_channels(session, service, board, tunnel, failures, pending);
