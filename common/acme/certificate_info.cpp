@@ -131,4 +131,13 @@ Result<IssuedCertificate> make_self_signed_certificate(const std::string& hostna
   return IssuedCertificate{std::move(key_pem.value()), std::move(cert_pem.value())};
 }
 
+std::string utc_text(SystemTime t) {
+  const std::time_t seconds = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return text;
+}
+
 }  // namespace cloudlink::acme

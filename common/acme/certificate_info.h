@@ -38,4 +38,7 @@ Result<void> check_key_matches(std::string_view chain_pem, std::string_view key_
 Result<IssuedCertificate> make_self_signed_certificate(const std::string& hostname,
                                                        SystemTime not_before, SystemTime not_after);
 
+// t as UTC, "2026-11-28T04:30:00Z", for log lines about validity and renewal.
+std::string utc_text(SystemTime t);
+
 }  // namespace cloudlink::acme

@@ -22,15 +22,6 @@ constexpr auto kMaxSleep = std::chrono::hours(12);
 // The placeholder only has to let the listener start; its validity does not matter.
 constexpr auto kPlaceholderLifetime = std::chrono::hours(24 * 30);
 
-std::string utc(SystemTime t) {
-  const std::time_t seconds = system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return text;
-}
-
 // Why the files in the TLS directory cannot be served as they are ("" when they can). A file
 // that exists but cannot be read is an error: it may hold a working certificate that this
 // process is merely not allowed to see, and nothing may overwrite that.
@@ -190,7 +181,8 @@ void OwnCertificate::run() {
     if (due > now) {
       if (due != announced) {
         log_line("acme: the certificate for %s is valid until %s; renewal at %s",
-                 options_.hostname.c_str(), utc(info->not_after).c_str(), utc(due).c_str());
+                 options_.hostname.c_str(), ca::utc_text(info->not_after).c_str(),
+                 ca::utc_text(due).c_str());
         announced = due;
       }
       just_obtained = false;
@@ -214,7 +206,7 @@ void OwnCertificate::run() {
     if (obtained) {
       failures = 0;
       log_line("acme: new certificate for %s (valid until %s) in %s", options_.hostname.c_str(),
-               utc(obtained.value()).c_str(), options_.tls_dir.c_str());
+               ca::utc_text(obtained.value()).c_str(), options_.tls_dir.c_str());
       continue;
     }
     ++failures;

@@ -8,6 +8,7 @@
 #include <cctype>
 #include <ctime>
 
+#include "common/acme/certificate_info.h"
 #include "common/hostname.h"
 #include "common/log.h"
 #include "home-agent/cert/cert_files.h"
@@ -66,15 +67,6 @@ Result<AgentConfig> load_and_save_acme(const std::string& config_path, const Cer
   return config;
 }
 
-std::string utc(acme::SystemTime t) {
-  const std::time_t seconds = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return text;
-}
-
 }  // namespace
 
 CertCli::CertCli(CLI::App& app) {
@@ -121,7 +113,7 @@ int cert_command(const std::string& config_path, const CertOptions& options) {
   }
   const auto paths = certificate_paths(config_path, *config->acme, *hostname);
   std::printf("certificate for %s valid until %s: %s (key %s)\n", hostname->c_str(),
-              utc(installed->not_after).c_str(), paths.chain.c_str(), paths.key.c_str());
+              acme::utc_text(installed->not_after).c_str(), paths.chain.c_str(), paths.key.c_str());
   return kExitOk;
 }
 

@@ -2,6 +2,7 @@
 
 #include <ctime>
 
+#include "common/acme/certificate_info.h"
 #include "common/log.h"
 #include "home-agent/cert/cert_files.h"
 #include "home-agent/cert/order_certificate.h"
@@ -15,15 +16,6 @@ using std::chrono::system_clock;
 
 // Files an operator replaced by hand are looked at again the same day.
 constexpr auto kMaxSleep = std::chrono::hours(12);
-
-std::string utc(acme::SystemTime t) {
-  const std::time_t seconds = system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return text;
-}
 
 }  // namespace
 
@@ -73,7 +65,7 @@ void CertificateKeeper::order(const std::string& hostname, acme::SystemTime now)
   if (installed) {
     retries_.erase(hostname);
     log_line("cert: new certificate for %s (valid until %s)", hostname.c_str(),
-             utc(installed->not_after).c_str());
+             acme::utc_text(installed->not_after).c_str());
     return;
   }
   Retry& retry = retries_[hostname];
@@ -106,7 +98,8 @@ acme::SystemTime CertificateKeeper::renew_due() {
     if (info && announced_[service.hostname] != due) {
       announced_[service.hostname] = due;
       log_line("cert: the certificate for %s is valid until %s; renewal at %s",
-               service.hostname.c_str(), utc(info->not_after).c_str(), utc(due).c_str());
+               service.hostname.c_str(), acme::utc_text(info->not_after).c_str(),
+               acme::utc_text(due).c_str());
     }
     next = std::min(next, due);
   }
