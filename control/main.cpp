@@ -6,7 +6,9 @@
 #include <iostream>
 #include <string>
 #include <tuple>
+#include <vector>
 
+#include "common/cidr.h"
 #include "common/hostname.h"
 #include "common/log.h"
 #include "control/api/serve_api.h"
@@ -189,6 +191,20 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--token-hours", token_hours, "lifetime of a login token")
       ->check(CLI::Range(1, 24 * 365))
       ->capture_default_str();
+  std::vector<std::string> serve_proxies;
+  serve_cmd->add_option("--accept-proxy-from", serve_proxies,
+                        "CIDR of a load balancer (the dataplane) whose PROXY v1/v2 header is "
+                        "required and trusted, repeatable");
+  serve_cmd
+      ->add_option("--max-connections", serve.serve.server.max_connections,
+                   "connections at once (lowered to fit RLIMIT_NOFILE)")
+      ->check(CLI::Range(1u, 1000000u))
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--max-connections-per-source", serve.serve.server.max_connections_per_source,
+                   "connections at once from one client address")
+      ->check(CLI::Range(1u, 1000000u))
+      ->capture_default_str();
 
   try {
     app.parse(argc, argv);
@@ -210,6 +226,14 @@ int main(int argc, char** argv) {
       return cloudlink::control::kExitUsage;
     }
     serve.store.token_ttl_seconds = token_hours * 3600;
+    for (const std::string& text : serve_proxies) {
+      auto network = cloudlink::Cidr::parse(text);
+      if (!network) {
+        cloudlink::log_line("--accept-proxy-from %s", network.error().context().c_str());
+        return cloudlink::control::kExitUsage;
+      }
+      serve.serve.server.trusted_proxies.push_back(*network);
+    }
     if (!acme.hostname.empty()) {
       if (acme.acme.directory_url.empty() || acme.tls_dir.empty()) {
         cloudlink::log_line("--acme-hostname needs --acme-directory and --tls-dir");
