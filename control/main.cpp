@@ -256,6 +256,7 @@ int main(int argc, char** argv) {
       }
       std::tie(acme.challenge_host, acme.challenge_port) = challenge.value();
       acme.account_key_file = serve.serve.data_dir + "/acme/account.pem";
+      acme.trusted_proxies = serve.serve.server.trusted_proxies;
       serve.serve.server.tls_cert_file = acme.chain_file();
       serve.serve.server.tls_key_file = acme.key_file();
       serve.own_certificate = std::move(acme);

@@ -270,6 +270,7 @@ bool Connection::start_request(const cloudlink::http::HeadResult& head) {
   }
   request_ = RawRequest{};
   request_.method = method_;
+  request_.target.assign(head.target);
   request_.path = std::move(target->path);
   request_.query = std::move(target->query);
   request_.content_type.assign(framing.content_type);

@@ -21,6 +21,7 @@ namespace cloudlink::control::http {
 // Server::handle().
 struct RawRequest {
   std::string method;
+  std::string target;         // the request-target as sent (origin-form: path and query)
   std::string path;           // percent-decoded
   std::string content_type;   // the Content-Type header, as sent ("" when absent)
   std::string authorization;  // the Authorization header, as sent
