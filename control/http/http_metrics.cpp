@@ -28,6 +28,11 @@ HttpMetrics::HttpMetrics(std::shared_ptr<prometheus::Registry> registry)
                   .Name("cloudlink_control_http_connections_refused_total")
                   .Help("Control API connections closed before a request, by reason")
                   .Register(*registry_);
+  // Every reason from the start, at 0: a dashboard tells "none" from "not exported".
+  for (const char* reason :
+       {"max_connections", "per_source", "fd_limit", "bad_proxy", "tls_handshake"}) {
+    refused_->Add({{"reason", reason}});
+  }
 }
 
 void HttpMetrics::connection_refused(std::string_view reason) const {
