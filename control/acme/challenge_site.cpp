@@ -16,8 +16,9 @@ http::LoopOptions responder_limits(std::vector<Cidr> trusted) {
   options.max_body_bytes = 1024;
   options.threads = 1;
   options.max_queued_requests = 64;
-  options.max_connections = 256;
-  options.max_connections_per_source = 64;
+  // Within the descriptors serve keeps aside for everything but the API's connections.
+  options.max_connections = 64;
+  options.max_connections_per_source = 16;
   options.trusted_proxies = std::move(trusted);
   return options;
 }

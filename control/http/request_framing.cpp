@@ -76,10 +76,10 @@ Framing frame_request(const HeadResult& head, size_t max_body_bytes) {
   const auto connection = find_field(head, "Connection");
   if (connection.count > 1) {
     f.keep_alive = false;  // rare enough to not merge the lists: close is always safe
-  } else if (head.version_minor == 1) {
-    f.keep_alive = !list_has(connection.value, "close");
   } else {
-    f.keep_alive = list_has(connection.value, "keep-alive");
+    // HTTP/1.0 closes: keeping it open would need a Connection: keep-alive in the answer for
+    // a client that asked, and no client of this API speaks 1.0.
+    f.keep_alive = head.version_minor == 1 && !list_has(connection.value, "close");
   }
   return f;
 }

@@ -8,7 +8,7 @@
 //  * Expect: 100-continue on HTTP/1.1 asks for an interim 100 before the body, sent only once
 //    the head passed every check above; any other expectation is 417. HTTP/1.0 ignores Expect.
 //  * Content-Type and Authorization may appear once (400 otherwise: which one would count?).
-//  * keep-alive: HTTP/1.1 unless "Connection: close"; HTTP/1.0 only with "keep-alive".
+//  * keep-alive: HTTP/1.1 unless "Connection: close"; HTTP/1.0 never.
 #pragma once
 
 #include <cstddef>
