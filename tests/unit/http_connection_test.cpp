@@ -110,8 +110,10 @@ TEST(RequestFraming, Table) {
     EXPECT_EQ(f.expect_continue, c.expect_continue);
     EXPECT_EQ(f.keep_alive, c.keep_alive);
   }
-  const Framing f = frame_request(
-      head_of(start + "Content-Type: application/json\r\nAuthorization: Bearer t\r\n\r\n"), 1024);
+  // The framing's views point into the head's bytes: keep them alive.
+  const std::string typed =
+      start + "Content-Type: application/json\r\nAuthorization: Bearer t\r\n\r\n";
+  const Framing f = frame_request(head_of(typed), 1024);
   EXPECT_EQ(f.content_type, "application/json");
   EXPECT_EQ(f.authorization, "Bearer t");
   EXPECT_FALSE(f.has_body);
