@@ -1,6 +1,7 @@
 // Accounts: sign-up (inactive until an admin approves), login for a bearer token, logout,
 // who-am-I, and the admin's list / approve / revoke-tokens.
 #include "control/api/api_routes.h"
+#include "control/api/path_params.h"
 
 namespace cloudlink::control::api {
 namespace {
@@ -120,12 +121,16 @@ Route approve_user(const ApiContext& context) {
   route.summary = "Activate a signed-up user (admin)";
   route.tag = "admin";
   route.requires_auth = true;
-  route.responses = {
-      {200, "The user, active"}, {403, "The caller is not an admin"}, {404, "No such user"}};
+  route.responses = {{200, "The user, active"},
+                     {400, "The name cannot be a username"},
+                     {403, "The caller is not an admin"},
+                     {404, "No such user"}};
   route.handler = [&context](const Request& request) {
     auto caller = caller_of(context, request);
     if (!caller) return error_response(caller.error());
-    auto user = context.store.users_approve(*caller, std::string(request.param("name")));
+    auto name = username_param(request);
+    if (!name) return error_response(name.error());
+    auto user = context.store.users_approve(*caller, *name);
     if (!user) return error_response(user.error());
     return Response::ok(user_json(*user));
   };
@@ -140,12 +145,15 @@ Route deactivate_user(const ApiContext& context) {
   route.tag = "admin";
   route.requires_auth = true;
   route.responses = {{200, "The user, inactive"},
+                     {400, "The name cannot be a username"},
                      {403, "The caller is not an admin, or names itself"},
                      {404, "No such user"}};
   route.handler = [&context](const Request& request) {
     auto caller = caller_of(context, request);
     if (!caller) return error_response(caller.error());
-    auto user = context.store.users_deactivate(*caller, std::string(request.param("name")));
+    auto name = username_param(request);
+    if (!name) return error_response(name.error());
+    auto user = context.store.users_deactivate(*caller, *name);
     if (!user) return error_response(user.error());
     return Response::ok(user_json(*user));
   };
@@ -159,14 +167,19 @@ Route revoke_tokens(const ApiContext& context) {
   route.summary = "Revoke every token of a user (admin)";
   route.tag = "admin";
   route.requires_auth = true;
-  route.responses = {{200, "{\"revoked\": how many tokens}"}, {403, "The caller is not an admin"}};
+  route.responses = {{200, "{\"revoked\": how many tokens}"},
+                     {400, "The name cannot be a username"},
+                     {403, "The caller is not an admin"},
+                     {404, "No such user"}};
   route.handler = [&context](const Request& request) {
     auto caller = caller_of(context, request);
     if (!caller) return error_response(caller.error());
+    auto name = username_param(request);
+    if (!name) return error_response(name.error());
     if (!caller->is_admin()) {
       return error_response(state::forbidden("revoking another user's tokens needs an admin"));
     }
-    auto revoked = context.store.revoke_user_tokens(*caller, std::string(request.param("name")));
+    auto revoked = context.store.revoke_user_tokens(*caller, *name);
     if (!revoked) return error_response(revoked.error());
     return Response::ok({{"revoked", *revoked}});
   };

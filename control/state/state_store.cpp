@@ -3,15 +3,18 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <set>
 
 #include "common/hostname.h"
+#include "common/log.h"
 #include "common/route_table.h"
 #include "control/state/lmdb.h"
 #include "control/state/records.h"
 #include "control/state/throttle.h"
+#include "control/state/usernames.h"
 
 namespace cloudlink::state {
 namespace {
@@ -22,7 +25,6 @@ constexpr mdb_mode_t kStateFileMode = 0660;
 constexpr unsigned kMaxDbs = 16;
 constexpr size_t kMinPassword = 8;
 constexpr size_t kMaxPassword = 1024;
-constexpr size_t kMaxUsername = 32;
 constexpr size_t kMaxHomeName = 64;
 constexpr size_t kMaxSlug = 32;
 
@@ -62,22 +64,6 @@ Result<Dbs> open_dbs(Env& env) {
     *dbi = opened.value();
   }
   return dbs;
-}
-
-Result<void> validate_username(const std::string& name) {
-  if (name.empty() || name.size() > kMaxUsername) {
-    return invalid_field("username", "must be 1 to 32 characters");
-  }
-  for (size_t i = 0; i < name.size(); ++i) {
-    char c = name[i];
-    bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-    if (!alnum && (i == 0 || (c != '-' && c != '_' && c != '.'))) {
-      return invalid_field("username",
-                           "use lower-case letters, digits, '-', '_' and '.', starting with a "
-                           "letter or digit");
-    }
-  }
-  return ok();
 }
 
 Result<void> validate_password(const std::string& password) {
@@ -170,9 +156,9 @@ struct StateStore::Impl {
         routes(std::move(r)),
         options(std::move(o)),
         user_throttle(options.login_free_failures_per_user, options.login_delay_base_seconds,
-                      options.login_delay_max_seconds),
+                      options.login_delay_max_seconds, options.login_window_seconds),
         source_throttle(options.login_free_failures_per_source, options.login_delay_base_seconds,
-                        options.login_delay_max_seconds) {}
+                        options.login_delay_max_seconds, options.login_window_seconds) {}
 
   Env env;
   Dbs dbs;
@@ -184,22 +170,21 @@ struct StateStore::Impl {
   // time as a wrong password.
   std::once_flag dummy_once;
   std::string dummy_hash;
+  std::atomic<bool> routes_dirty{false};
 
   int64_t now() const { return options.now ? options.now() : system_now(); }
 
-  // Runs body in one write txn and commits.
+  // Runs body in one write txn and commits (again from the start after the map grew).
   template <typename T, typename F>
   Result<T> write(F&& body) {
-    auto txn = env.begin(true);
-    if (!txn) return txn.error();
-    Result<T> result = body(*txn);
-    if (!result) return result;
-    if (auto committed = txn->commit(); !committed) return committed.error();
-    return result;
+    return env.write<T>(std::forward<F>(body));
   }
 
   Result<void> audit(Txn& txn, const Caller& caller, std::string action, std::string target,
                      std::string detail = {}) {
+    auto pruned =
+        prune_audit(txn, dbs.audit, options.audit_retention, now(), AuditRetention::kInlineBatch);
+    if (!pruned) return pruned.error();
     auto last = txn.last(dbs.audit);
     if (!last) return last.error();
     uint64_t seq = last.value() ? from_be64_key(last.value()->first) + 1 : 1;
@@ -384,9 +369,31 @@ struct StateStore::Impl {
     return std::optional<Route>(route.value());
   }
 
-  // Rewrites the routes of hosts from the newest state, inside the routes writer lock.
+  // Rewrites the routes of hosts from the newest state, inside the routes writer lock. The
+  // state change has committed by now: when the routes cannot follow (a full disk, say; a
+  // full map has grown already), the whole table is rebuilt, and while that fails too the
+  // routes stay marked out of step for maintain() (and the next change) to rebuild.
   Result<void> project(const std::vector<std::string>& hosts) {
     if (hosts.empty()) return ok();
+    if (routes_dirty.load()) return resync();
+    auto written = project_hosts(hosts);
+    if (written) return ok();
+    log_line("state: projecting %zu route(s) failed: %s; rebuilding the route table", hosts.size(),
+             written.error().message().c_str());
+    return resync();
+  }
+
+  Result<void> resync() {
+    auto synced = sync();
+    routes_dirty.store(!synced.ok());
+    if (synced) return ok();
+    return Error(synced.error().code(),
+                 "the change is saved, but the route table could not follow (it is rebuilt "
+                 "until it does): " +
+                     synced.error().context());
+  }
+
+  Result<void> project_hosts(const std::vector<std::string>& hosts) {
     return routes.write([&]() -> Result<RouteTable::Batch> {
       auto txn = env.begin(false);
       if (!txn) return txn.error();
@@ -437,14 +444,14 @@ Result<std::unique_ptr<StateStore>> StateStore::open(const std::string& data_dir
       options.port_last < options.port_first) {
     return invalid("state: the tunnel port range or block size is empty");
   }
-  auto env = Env::open(data_dir + "/state", true, kMaxDbs, kStateFileMode);
+  auto env = Env::open(data_dir + "/state", true, kMaxDbs, kStateFileMode, options.map);
   if (!env) return env.error();
   auto dbs = open_dbs(env.value());
   if (!dbs) return dbs.error();
   auto system = env->open_db("system_routes");
   if (!system) return system.error();
   dbs->system_routes = system.value();
-  auto routes = RouteTable::open_writable(data_dir);
+  auto routes = RouteTable::open_writable(data_dir, options.map);
   if (!routes) return routes.error();
   auto impl = std::make_unique<Impl>(std::move(env.value()), dbs.value(), std::move(routes.value()),
                                      std::move(options));
@@ -553,10 +560,7 @@ Result<Caller> StateStore::authenticate(const std::string& username, const std::
   int64_t now = impl_->now();
   int64_t wait = std::max(impl_->user_throttle.wait_seconds(username, now),
                           impl_->source_throttle.wait_seconds(source, now));
-  if (wait > 0) {
-    return state_error(StateErrc::kThrottled,
-                       "too many failed logins; retry in " + std::to_string(wait) + " s");
-  }
+  if (wait > 0) return retry_later(StateErrc::kThrottled, "too many failed logins", wait);
   std::optional<UserRecord> record;
   {
     auto txn = impl_->env.begin(false);
@@ -661,6 +665,9 @@ Result<void> StateStore::revoke_token(const Caller& caller, std::string_view tok
 Result<size_t> StateStore::revoke_user_tokens(const Caller& caller, const std::string& username) {
   if (!caller.is_admin() && caller.username != username) return admin_only("revoking tokens");
   return impl_->write<size_t>([&](Txn& txn) -> Result<size_t> {
+    auto user = impl_->get_user(txn, username);
+    if (!user) return user.error();
+    if (!user.value()) return not_found("user " + username + " not found");
     auto revoked = impl_->delete_tokens_of(txn, username);
     if (!revoked) return revoked;
     auto a =
@@ -921,6 +928,7 @@ Result<void> StateStore::system_routes_set(const Caller& caller,
   }
   std::vector<std::string> hosts;
   auto written = impl_->write<bool>([&](Txn& txn) -> Result<bool> {
+    hosts.clear();  // the body runs again after the map grew
     auto old = impl_->system_routes(txn);
     if (!old) return old.error();
     for (const SystemRoute& r : old.value()) {
@@ -997,6 +1005,41 @@ Result<std::vector<AuditRecord>> StateStore::audit_list(const Caller& caller, si
   }
   if (rc != 0 && rc != MDB_NOTFOUND) return mdb_error(rc, "state: mdb_cursor_get");
   return out;
+}
+
+// ---- upkeep ----
+
+Result<StateStore::StorageUsage> StateStore::storage_usage() {
+  StorageUsage usage;
+  usage.state = impl_->env.usage();
+  usage.routes = impl_->routes.usage();
+  usage.routes_in_step = !impl_->routes_dirty.load();
+  auto txn = impl_->env.begin(false);
+  if (!txn) return txn.error();
+  auto records = txn->entries(impl_->dbs.audit);
+  if (!records) return records.error();
+  usage.audit_records = *records;
+  return usage;
+}
+
+Result<size_t> StateStore::maintain() {
+  // At most this many batches a call, so one call stays short however large the backlog.
+  constexpr int kMaxBatches = 10;
+  size_t pruned = 0;
+  for (int batch = 0; batch < kMaxBatches; ++batch) {
+    auto removed = impl_->write<size_t>([&](Txn& txn) {
+      return prune_audit(txn, impl_->dbs.audit, impl_->options.audit_retention, impl_->now(),
+                         AuditRetention::kMaintenanceBatch);
+    });
+    if (!removed) return removed.error();
+    pruned += *removed;
+    if (*removed < AuditRetention::kMaintenanceBatch) break;
+  }
+  if (impl_->routes_dirty.load()) {
+    if (auto synced = impl_->resync(); !synced) return synced.error();
+    log_line("state: the route table is in step with the state again");
+  }
+  return pruned;
 }
 
 // ---- authorized keys ----

@@ -26,8 +26,10 @@
 #include <string_view>
 #include <vector>
 
+#include "common/lmdb_map.h"
 #include "common/result.h"
 #include "common/route_record.h"
+#include "control/state/audit_retention.h"
 #include "control/state/crypto.h"
 #include "control/state/errors.h"
 #include "control/state/ssh_key.h"
@@ -127,13 +129,19 @@ struct StoreOptions {
   uint16_t port_block = 10;  // ports per home
   int64_t token_ttl_seconds = 24 * 3600;
   PasswordCost password_cost = PasswordCost::kInteractive;
-  // Failed-login throttling: after `free` failures in a row, each further attempt must wait
-  // base * 2^(failures - free) seconds (capped) after the last failure. Counted per username
-  // and per source address, in memory (a restart forgets them; Argon2id keeps guessing slow).
+  // Failed-login throttling: once `free` failures fall in the sliding window, each further
+  // attempt must wait base * 2^(failures - free) seconds (capped) after the last failure.
+  // Counted per username and per source address, in memory (a restart forgets them; Argon2id
+  // keeps guessing slow); failures older than the window no longer count, and a successful
+  // login forgets its user's (not its source's) failures.
   unsigned login_free_failures_per_user = 5;
   unsigned login_free_failures_per_source = 20;
   int64_t login_delay_base_seconds = 1;
   int64_t login_delay_max_seconds = 900;
+  int64_t login_window_seconds = 900;
+  // The LMDB maps of DATA/state and DATA/routes: where they start and how far they may grow.
+  MapLimits map;
+  AuditRetention audit_retention;
   // Clock (unix seconds); tests replace it.
   std::function<int64_t()> now;
 };
@@ -221,6 +229,19 @@ class StateStore {
   // Newest first, at most limit records with seq < before (0: from the newest). Admin only.
   Result<std::vector<AuditRecord>> audit_list(const Caller& caller, size_t limit = 100,
                                               uint64_t before = 0);
+
+  // ---- upkeep ----
+  struct StorageUsage {
+    MapUsage state;
+    MapUsage routes;
+    uint64_t audit_records = 0;
+    bool routes_in_step = true;  // false while a failed projection waits for its re-sync
+  };
+  Result<StorageUsage> storage_usage();
+  // What serve runs every few seconds: audit records beyond the retention are pruned (a
+  // bounded number of batches per call), and the routes are rebuilt when a projection
+  // failed after its state change committed. Returns the audit records pruned.
+  Result<size_t> maintain();
 
  private:
   struct Impl;

@@ -349,6 +349,55 @@ class ControlApi(unittest.TestCase):
                     self.assertEqual(anon_status, 401)
         self.assertEqual(len(called), len(operations))
 
+    def test_hostile_path_parameters_never_get_a_5xx(self):
+        """Every path parameter of every operation in the served document, with values a
+        hostile client would send, for an admin and a plain user: 4xx each time, never 5xx,
+        and the server (and its audit log) still works afterwards."""
+        doc = self.admin.ok(self, "GET", "/api/openapi.json")
+        user = self.server.active_user("prober", "prober-password")
+        home = self.new_home(user, "probe")
+        hostile = {
+            "invalid utf-8": "%ff%fe", "nul": "%00", "nul inside": "a%00b",
+            "very long": "a" * 4000, "dot dot": "..", "dot": ".", "encoded slash": "a%2fb",
+            "encoded dot dot slash": "..%2f..%2fetc", "unicode": "%C3%A9t%C3%A9",
+            "emoji": "%F0%9F%98%80", "overlong utf-8": "%C0%AF", "surrogate": "%ED%A0%80",
+            "spaces": "a%20b", "control chars": "%01%1b[2J", "percent": "%25", "empty": "",
+            "upper case": "ALICE", "backslash": "%5c..%5c", "json": "%7b%22a%22%3a1%7d",
+        }
+        probed = 0
+        for path, ops in doc["paths"].items():
+            for method, op in ops.items():
+                names = [p["name"] for p in op.get("parameters", []) if p["in"] == "path"]
+                for name in names:
+                    for label, value in hostile.items():
+                        url = path
+                        for other in names:
+                            fill = value if other == name else {
+                                "id": home["id"], "hostname": "probe.test",
+                                "name": "prober"}[other]
+                            url = url.replace("{" + other + "}", fill)
+                        body = None
+                        if "requestBody" in op:
+                            schema = op["requestBody"]["content"]["application/json"]["schema"]
+                            body = self.example_body(path, method, schema, home)
+                        for client in (self.admin, user):
+                            with self.subTest(op=op["operationId"], param=name, value=label,
+                                              who=client.username):
+                                status, _, data = client.raw(method.upper(), url, body)
+                                self.assertLess(status, 500, f"{method.upper()} {url[:200]}: "
+                                                             f"{data[:300]}")
+                                self.assertGreaterEqual(status, 200)
+                                probed += 1
+        self.assertGreater(probed, 200)
+        print(f"hostile path parameters: {probed} requests, none answered 5xx", file=sys.stderr)
+        # A name that cannot be a user is 400 naming the parameter; a missing user is 404.
+        self.assert_error(self.admin.call("POST", "/api/admin/users/%ff%fe/revoke-tokens"), 400,
+                          "invalid", "path parameter name")
+        self.assert_error(self.admin.call("POST", "/api/admin/users/nobody-here/revoke-tokens"),
+                          404, "not_found")
+        self.admin.ok(self, "GET", "/api/admin/audit?limit=1000")
+        self.admin.ok(self, "GET", "/api/health")
+
     def example_body(self, path, method, schema, home):
         if path == "/api/login":
             return {"username": "walker", "password": "walker-password"}

@@ -194,6 +194,28 @@ TEST_F(StateStoreTest, FailedLoginsAreThrottledPerSource) {
   EXPECT_OK(store_->login("bob", "bob-password", "203.0.113.5"));
 }
 
+TEST_F(StateStoreTest, LoginFailuresDecayAndASuccessResetsTheUser) {
+  // 20 failures with made-up names from one source (every client behind a proxy looks like
+  // one): that source waits, another does not, and 15 minutes without failures later, with
+  // no success in between, neither does the first.
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(code_of(store_->login("made-up" + std::to_string(i), "wrong-password", "127.0.0.1")),
+              StateErrc::kUnauthorized);
+  }
+  EXPECT_EQ(code_of(store_->login("bob", "bob-password", "127.0.0.1")), StateErrc::kThrottled);
+  EXPECT_OK(store_->login("bob", "bob-password", "192.0.2.80"));
+  now_ += 900;
+  EXPECT_OK(store_->login("bob", "bob-password", "127.0.0.1"));
+  // Four failures, a success, four more: never throttled (5 free per user).
+  for (int round = 0; round < 2; ++round) {
+    for (int i = 0; i < 4; ++i) {
+      EXPECT_EQ(code_of(store_->login("alice", "wrong-password", "192.0.2.81")),
+                StateErrc::kUnauthorized);
+    }
+    EXPECT_OK(store_->login("alice", "alice-password", "192.0.2.81"));
+  }
+}
+
 TEST_F(StateStoreTest, TokensExpireAndAreRevoked) {
   auto token = store_->login("alice", "alice-password", "192.0.2.1");
   ASSERT_OK(token);
