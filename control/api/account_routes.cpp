@@ -23,16 +23,24 @@ Route signup(const ApiContext& context) {
   Route route;
   route.method = Method::kPost;
   route.pattern = "/api/signup";
-  route.summary = "Create an inactive user; an admin approves it before it can log in";
+  route.summary =
+      "Create a user: active at once (registration open, or with an invitation), else inactive "
+      "until an admin approves it (approval); closed registration needs an invitation";
   route.tag = "accounts";
   route.body = credentials_schema();
-  route.responses = {{201, "The user, inactive"},
+  route.body->fields.push_back(string_field("invitation", state::kMaxInvitationCode, false,
+                                            "a code from an admin's invitation (single use)"));
+  route.responses = {{201, "The user, active or not"},
                      {400, "A field is invalid (the message names it)"},
-                     {409, "The username is taken"}};
+                     {403, "Registration is closed and no valid invitation was given"},
+                     {409, "The username is taken"},
+                     {429, "Too many sign-ups from this address; see Retry-After"},
+                     {503, "Too many password hashes at once; see Retry-After"}};
   route.handler = [&context](const Request& request) {
     auto user =
         context.store.signup(std::string(*request.body().string("username")),
-                             std::string(*request.body().string("password")), request.source_ip());
+                             std::string(*request.body().string("password")), request.source_ip(),
+                             std::string(request.body().string("invitation").value_or("")));
     if (!user) return error_response(user.error());
     return Response::ok(user_json(*user), 201);
   };
@@ -48,7 +56,8 @@ Route login(const ApiContext& context) {
   route.body = credentials_schema();
   route.responses = {{200, "{\"token\",\"expires_at\" (unix seconds),\"username\",\"role\"}"},
                      {401, "Wrong username or password, or the user is not active yet"},
-                     {429, "Too many failed logins for this user or address; try again later"}};
+                     {429, "Too many failed logins for this user or address; see Retry-After"},
+                     {503, "Too many password checks at once; see Retry-After"}};
   route.handler = [&context](const Request& request) {
     auto issued =
         context.store.login(std::string(*request.body().string("username")),

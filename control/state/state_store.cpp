@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/route_table.h"
 #include "control/state/lmdb.h"
+#include "control/state/password_gate.h"
 #include "control/state/records.h"
 #include "control/state/throttle.h"
 #include "control/state/usernames.h"
@@ -48,6 +49,9 @@ struct Dbs {
   // hostname -> SystemRoute. Opened by the writable store only, so a read-only open of a
   // state written before system routes existed (authorized-keys) does not need it.
   MDB_dbi system_routes = 0;
+  // Likewise opened by the writable store only.
+  MDB_dbi invitations = 0;  // token digest (hex) -> Invitation
+  MDB_dbi quotas = 0;       // username -> QuotaOverride
 };
 
 Result<Dbs> open_dbs(Env& env) {
@@ -150,11 +154,15 @@ Result<Route> route_for(const SystemRoute& route) {
 // ---------------------------------------------------------------------------------------------
 
 struct StateStore::Impl {
-  Impl(Env e, Dbs d, RouteTable r, StoreOptions o)
+  Impl(Env e, Dbs d, RouteTable r, StoreOptions o, std::shared_ptr<const HostnamePolicy> h)
       : env(std::move(e)),
         dbs(d),
         routes(std::move(r)),
         options(std::move(o)),
+        hostnames(std::move(h)),
+        password_gate(options.concurrent_password_hashes, 8 * options.concurrent_password_hashes,
+                      std::chrono::seconds(5)),
+        signup_limit(options.signups_per_source, options.signup_window_seconds),
         user_throttle(options.login_free_failures_per_user, options.login_delay_base_seconds,
                       options.login_delay_max_seconds, options.login_window_seconds),
         source_throttle(options.login_free_failures_per_source, options.login_delay_base_seconds,
@@ -164,6 +172,9 @@ struct StateStore::Impl {
   Dbs dbs;
   RouteTable routes;
   StoreOptions options;
+  std::shared_ptr<const HostnamePolicy> hostnames;
+  PasswordGate password_gate;
+  RateLimit signup_limit;
   LoginThrottle user_throttle;
   LoginThrottle source_throttle;
   // A hash to verify against when the user does not exist, so an unknown name costs as much
@@ -425,6 +436,61 @@ struct StateStore::Impl {
     return count;
   }
 
+  // An Argon2id hash, within the bound on concurrent hashing.
+  Result<std::string> hash(const std::string& password) {
+    auto slot = password_gate.acquire();
+    if (!slot) return slot.error();
+    return hash_password(password, options.password_cost);
+  }
+
+  // Consumes an invitation code: its id, or forbidden when it is unknown, used or expired.
+  Result<std::string> use_invitation(Txn& txn, const std::string& code) {
+    std::string digest = token_digest(code);
+    auto raw = txn.get(dbs.invitations, digest);
+    if (!raw) return raw.error();
+    if (!raw.value()) return forbidden("invitation: unknown or already used");
+    auto invitation = decode_invitation(**raw);
+    if (!invitation) return invitation.error();
+    if (auto d = txn.del(dbs.invitations, digest); !d) return d.error();
+    if (invitation->expires_at <= now()) return forbidden("invitation: expired");
+    return invitation->id;
+  }
+
+  Result<QuotaOverride> own_quota(const Txn& txn, const std::string& username) {
+    auto raw = txn.get(dbs.quotas, username);
+    if (!raw) return raw.error();
+    if (!raw.value()) return QuotaOverride{};
+    return decode_quota(**raw);
+  }
+
+  Result<QuotaView> quota_view(const Txn& txn, const std::string& username) {
+    auto own = own_quota(txn, username);
+    if (!own) return own.error();
+    auto used = count_usage(txn, dbs.homes, dbs.home_hosts, dbs.ports, username);
+    if (!used) return used.error();
+    return QuotaView{username, effective_quota(options.default_quota, *own), *used, *own};
+  }
+
+  // Refuses what would take owner past a quota: adding `homes` homes (each with a port
+  // block) and `mappings` mappings. Only a user acting for itself is held to its quota.
+  Result<void> check_quota(const Txn& txn, const Caller& caller, const std::string& owner,
+                           uint32_t homes, uint32_t mappings) {
+    if (caller.is_admin()) return ok();
+    auto view = quota_view(txn, owner);
+    if (!view) return view.error();
+    const Quota& limit = view->limits;
+    if (homes > 0 && view->used.homes + homes > limit.homes) {
+      return quota_reached("homes", limit.homes, owner);
+    }
+    if (homes > 0 && view->used.port_blocks + homes > limit.port_blocks) {
+      return quota_reached("port_blocks", limit.port_blocks, owner);
+    }
+    if (mappings > 0 && view->used.mappings + mappings > limit.mappings) {
+      return quota_reached("mappings", limit.mappings, owner);
+    }
+    return ok();
+  }
+
   const std::string& dummy() {
     std::call_once(dummy_once, [&] {
       auto hash = hash_password(random_token(), options.password_cost);
@@ -451,10 +517,17 @@ Result<std::unique_ptr<StateStore>> StateStore::open(const std::string& data_dir
   auto system = env->open_db("system_routes");
   if (!system) return system.error();
   dbs->system_routes = system.value();
+  for (auto [name, dbi] : {std::pair{"invitations", &dbs->invitations}, {"quotas", &dbs->quotas}}) {
+    auto opened = env->open_db(name);
+    if (!opened) return opened.error();
+    *dbi = opened.value();
+  }
+  auto hostnames = HostnamePolicy::make(options.hostname_policy);
+  if (!hostnames) return hostnames.error();
   auto routes = RouteTable::open_writable(data_dir, options.map);
   if (!routes) return routes.error();
   auto impl = std::make_unique<Impl>(std::move(env.value()), dbs.value(), std::move(routes.value()),
-                                     std::move(options));
+                                     std::move(options), std::move(hostnames.value()));
   // Routes are a projection: rebuild them, repairing a crash between a state and a routes commit.
   if (auto synced = impl->sync(); !synced) return synced.error();
   return std::unique_ptr<StateStore>(new StateStore(std::move(impl)));
@@ -463,18 +536,34 @@ Result<std::unique_ptr<StateStore>> StateStore::open(const std::string& data_dir
 // ---- users ----
 
 Result<User> StateStore::signup(const std::string& username, const std::string& password,
-                                const std::string& source) {
+                                const std::string& source, const std::string& invitation) {
   Caller self{username, Role::kUser, source};
   if (auto valid = validate_username(username); !valid) return valid.error();
   if (auto valid = validate_password(password); !valid) return valid.error();
-  auto hash = hash_password(password, impl_->options.password_cost);
+  if (invitation.size() > kMaxInvitationCode) return invalid_field("invitation", "is too long");
+  const RegistrationMode mode = impl_->options.registration;
+  if (mode == RegistrationMode::kClosed && invitation.empty()) {
+    return forbidden("invitation: registration is closed; sign-up needs an invitation");
+  }
+  // Counted before the costly hash, whatever comes of the attempt.
+  if (int64_t wait = impl_->signup_limit.acquire(source, impl_->now()); wait > 0) {
+    return retry_later(StateErrc::kThrottled, "too many sign-ups from " + source, wait);
+  }
+  auto hash = impl_->hash(password);
   if (!hash) return hash.error();
-  UserRecord record{User{username, Role::kUser, false, impl_->now()}, hash.value()};
+  bool active = mode == RegistrationMode::kOpen || !invitation.empty();
+  UserRecord record{User{username, Role::kUser, active, impl_->now()}, hash.value()};
   return impl_->write<User>([&](Txn& txn) -> Result<User> {
+    std::string detail = std::string("mode=") + registration_mode_name(mode);
+    if (!invitation.empty()) {
+      auto used = impl_->use_invitation(txn, invitation);
+      if (!used) return used.error();
+      detail += " invitation=" + used.value();
+    }
     auto inserted = txn.insert(impl_->dbs.users, username, encode(record));
     if (!inserted) return inserted.error();
     if (!inserted.value()) return conflict("username: " + username + " is taken");
-    if (auto a = impl_->audit(txn, self, "users.signup", username); !a) return a.error();
+    if (auto a = impl_->audit(txn, self, "users.signup", username, detail); !a) return a.error();
     return record.user;
   });
 }
@@ -484,7 +573,7 @@ Result<User> StateStore::users_add(const Caller& caller, const std::string& user
   if (!caller.is_admin()) return admin_only("adding a user");
   if (auto valid = validate_username(username); !valid) return valid.error();
   if (auto valid = validate_password(password); !valid) return valid.error();
-  auto hash = hash_password(password, impl_->options.password_cost);
+  auto hash = impl_->hash(password);
   if (!hash) return hash.error();
   UserRecord record{User{username, role, active, impl_->now()}, hash.value()};
   return impl_->write<User>([&](Txn& txn) -> Result<User> {
@@ -569,8 +658,13 @@ Result<Caller> StateStore::authenticate(const std::string& username, const std::
     if (!found) return found.error();
     record = std::move(found.value());
   }
-  bool good = record ? verify_password(record->password_hash, password)
-                     : (verify_password(impl_->dummy(), password), false);
+  bool good = false;
+  {
+    auto slot = impl_->password_gate.acquire();
+    if (!slot) return slot.error();
+    good = record ? verify_password(record->password_hash, password)
+                  : (verify_password(impl_->dummy(), password), false);
+  }
   if (good && record->user.active) {
     impl_->user_throttle.reset(username);
     return Caller{username, record->user.role, source};
@@ -699,6 +793,9 @@ Result<Home> StateStore::homes_create(const Caller& caller, const std::string& n
       if (!user.value()) return not_found("owner: user " + owner + " not found");
     }
     home.created_at = impl_->now();
+    if (auto quota = impl_->check_quota(txn, caller, home.owner, 1, 0); !quota) {
+      return quota.error();
+    }
     auto taken = txn.get(impl_->dbs.keys, home.key.base64);
     if (!taken) return taken.error();
     if (taken.value()) return conflict("public_key: this key already belongs to a home");
@@ -817,7 +914,11 @@ Result<Mapping> StateStore::mappings_create(const Caller& caller, const std::str
     if (auto valid = validate_route_hostname(m.hostname); !valid) {
       return invalid_field("hostname", valid.error().context());
     }
+    if (auto allowed = impl_->hostnames->check(m.hostname); !allowed) return allowed.error();
     if (auto checked = impl_->check_mapping(m, home.value()); !checked) return checked.error();
+    if (auto quota = impl_->check_quota(txn, caller, home->owner, 0, 1); !quota) {
+      return quota.error();
+    }
     auto system = txn.get(impl_->dbs.system_routes, m.hostname);
     if (!system) return system.error();
     if (system.value()) {
@@ -1006,6 +1107,114 @@ Result<std::vector<AuditRecord>> StateStore::audit_list(const Caller& caller, si
   if (rc != 0 && rc != MDB_NOTFOUND) return mdb_error(rc, "state: mdb_cursor_get");
   return out;
 }
+
+// ---- invitations ----
+
+Result<IssuedInvitation> StateStore::invitations_create(const Caller& caller, int64_t ttl_seconds) {
+  if (!caller.is_admin()) return admin_only("creating an invitation");
+  if (ttl_seconds <= 0 || ttl_seconds > 366 * 24 * 3600) {
+    return invalid_field("expires", "must be between 1 second and 366 days");
+  }
+  IssuedInvitation issued;
+  issued.code = random_token();
+  std::string digest = token_digest(issued.code);
+  issued.invitation = {digest.substr(0, 16), caller.username, impl_->now(),
+                       impl_->now() + ttl_seconds};
+  auto written = impl_->write<bool>([&](Txn& txn) -> Result<bool> {
+    if (auto p = txn.put(impl_->dbs.invitations, digest, encode(issued.invitation)); !p) {
+      return p.error();
+    }
+    auto a = impl_->audit(txn, caller, "invitations.create", issued.invitation.id,
+                          "expires_at=" + std::to_string(issued.invitation.expires_at));
+    if (!a) return a.error();
+    return true;
+  });
+  if (!written) return written.error();
+  return issued;
+}
+
+Result<std::vector<Invitation>> StateStore::invitations_list(const Caller& caller) {
+  if (!caller.is_admin()) return admin_only("listing invitations");
+  return impl_->write<std::vector<Invitation>>([&](Txn& txn) -> Result<std::vector<Invitation>> {
+    std::vector<Invitation> live;
+    std::vector<std::string> expired;
+    auto scanned =
+        txn.scan(impl_->dbs.invitations, {}, [&](std::string_view k, std::string_view v) {
+          auto invitation = decode_invitation(v);
+          if (!invitation || invitation->expires_at <= impl_->now()) {
+            expired.emplace_back(k);
+          } else {
+            live.push_back(std::move(invitation.value()));
+          }
+          return true;
+        });
+    if (!scanned) return scanned.error();
+    for (const std::string& key : expired) {
+      if (auto d = txn.del(impl_->dbs.invitations, key); !d) return d.error();
+    }
+    return live;
+  });
+}
+
+Result<void> StateStore::invitations_delete(const Caller& caller, const std::string& id) {
+  if (!caller.is_admin()) return admin_only("deleting an invitation");
+  auto deleted = impl_->write<bool>([&](Txn& txn) -> Result<bool> {
+    std::optional<std::string> key;
+    auto scanned =
+        txn.scan(impl_->dbs.invitations, {}, [&](std::string_view k, std::string_view v) {
+          auto invitation = decode_invitation(v);
+          if (invitation && invitation->id == id) key = std::string(k);
+          return !key;
+        });
+    if (!scanned) return scanned.error();
+    if (!key) return not_found("invitation " + id + " not found");
+    if (auto d = txn.del(impl_->dbs.invitations, *key); !d) return d.error();
+    if (auto a = impl_->audit(txn, caller, "invitations.delete", id); !a) return a.error();
+    return true;
+  });
+  if (!deleted) return deleted.error();
+  return ok();
+}
+
+// ---- quotas ----
+
+Result<QuotaView> StateStore::quota_get(const Caller& caller, const std::string& username) {
+  if (!caller.is_admin() && caller.username != username) return admin_only("reading a quota");
+  auto txn = impl_->env.begin(false);
+  if (!txn) return txn.error();
+  auto user = impl_->get_user(*txn, username);
+  if (!user) return user.error();
+  if (!user.value()) return not_found("user " + username + " not found");
+  return impl_->quota_view(*txn, username);
+}
+
+Result<QuotaView> StateStore::quota_set(const Caller& caller, const std::string& username,
+                                        const QuotaOverride& own) {
+  if (!caller.is_admin()) return admin_only("setting a quota");
+  for (auto [name, value] : {std::pair{"homes", own.homes},
+                             {"mappings", own.mappings},
+                             {"port_blocks", own.port_blocks}}) {
+    if (value && *value > kMaxQuotaValue) {
+      return invalid_field(name, "at most " + std::to_string(kMaxQuotaValue));
+    }
+  }
+  return impl_->write<QuotaView>([&](Txn& txn) -> Result<QuotaView> {
+    auto user = impl_->get_user(txn, username);
+    if (!user) return user.error();
+    if (!user.value()) return not_found("user " + username + " not found");
+    if (own.empty()) {
+      if (auto d = txn.del(impl_->dbs.quotas, username); !d) return d.error();
+    } else if (auto p = txn.put(impl_->dbs.quotas, username, encode(own)); !p) {
+      return p.error();
+    }
+    if (auto a = impl_->audit(txn, caller, "quotas.set", username, encode(own)); !a) {
+      return a.error();
+    }
+    return impl_->quota_view(txn, username);
+  });
+}
+
+RegistrationMode StateStore::registration_mode() const { return impl_->options.registration; }
 
 // ---- upkeep ----
 

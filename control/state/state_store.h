@@ -32,6 +32,9 @@
 #include "control/state/audit_retention.h"
 #include "control/state/crypto.h"
 #include "control/state/errors.h"
+#include "control/state/hostname_policy.h"
+#include "control/state/quotas.h"
+#include "control/state/registration.h"
 #include "control/state/ssh_key.h"
 
 namespace cloudlink::state {
@@ -142,6 +145,16 @@ struct StoreOptions {
   // The LMDB maps of DATA/state and DATA/routes: where they start and how far they may grow.
   MapLimits map;
   AuditRetention audit_retention;
+  // Who may sign up, how often per source address, and how many password hashes (64 MiB of
+  // Argon2id each) run at once.
+  RegistrationMode registration = RegistrationMode::kApproval;
+  unsigned signups_per_source = 10;
+  int64_t signup_window_seconds = 3600;
+  unsigned concurrent_password_hashes = 2;
+  // What a user may hold unless an admin set its own quota.
+  Quota default_quota;
+  // Mapping hostnames: the public suffix list, IP literals, and the operator's own zones.
+  HostnamePolicyOptions hostname_policy;
   // Clock (unix seconds); tests replace it.
   std::function<int64_t()> now;
 };
@@ -154,9 +167,11 @@ class StateStore {
   ~StateStore();
 
   // ---- users ----
-  // Sign-up: a new inactive user with role user.
+  // Sign-up: a new user with role user, active or not by the registration mode (an
+  // invitation, single use, makes it active in every mode; closed mode needs one). At most
+  // signups_per_source per window from one source address (throttled, 429).
   Result<User> signup(const std::string& username, const std::string& password,
-                      const std::string& source);
+                      const std::string& source, const std::string& invitation = {});
   // Admin only: a user with the given role, active or not.
   Result<User> users_add(const Caller& caller, const std::string& username,
                          const std::string& password, Role role, bool active);
@@ -229,6 +244,22 @@ class StateStore {
   // Newest first, at most limit records with seq < before (0: from the newest). Admin only.
   Result<std::vector<AuditRecord>> audit_list(const Caller& caller, size_t limit = 100,
                                               uint64_t before = 0);
+
+  // ---- invitations (admin only) ----
+  // A new invitation code, valid for ttl_seconds.
+  Result<IssuedInvitation> invitations_create(const Caller& caller,
+                                              int64_t ttl_seconds = kDefaultInvitationSeconds);
+  // Unused, unexpired invitations (expired ones are dropped on the way).
+  Result<std::vector<Invitation>> invitations_list(const Caller& caller);
+  Result<void> invitations_delete(const Caller& caller, const std::string& id);
+
+  // ---- quotas ----
+  // A user's quota (the user itself, or an admin).
+  Result<QuotaView> quota_get(const Caller& caller, const std::string& username);
+  // Admin only: sets the user's own values; unset fields follow the default again.
+  Result<QuotaView> quota_set(const Caller& caller, const std::string& username,
+                              const QuotaOverride& own);
+  RegistrationMode registration_mode() const;
 
   // ---- upkeep ----
   struct StorageUsage {

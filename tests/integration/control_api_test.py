@@ -21,8 +21,11 @@ class ControlApi(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.work = h.temp_dir(cls)
-        cls.server = ControlServer(cls, cls.work, extra_args=["--ssh-host", "vps.example.net",
-                                                              "--ssh-port", "2222"])
+        # Every user here signs up from 127.0.0.1: lift the per-source sign-up limit, and the
+        # default quotas, which ControlApiTenancy tests on a server of its own.
+        cls.server = ControlServer(cls, cls.work, extra_args=[
+            "--ssh-host", "vps.example.net", "--ssh-port", "2222", "--signups-per-hour", "1000",
+            "--quota-homes", "100", "--quota-port-blocks", "100", "--quota-mappings", "1000"])
         cls.admin = cls.server.admin()
         cls.key_count = 0
 
@@ -313,7 +316,9 @@ class ControlApi(unittest.TestCase):
                 {"hostname": "walk.test", "tls_ports": [home["ports"][0]]}, status=201)
         self.server.anonymous().call("POST", "/api/signup",
                                      {"username": "walk-new", "password": "walk-password"})
-        values = {"id": home["id"], "hostname": "walk.test", "name": "walk-new"}
+        invitation = self.admin.ok(self, "POST", "/api/admin/invitations", {}, status=201)
+        values = {"id": home["id"], "hostname": "walk.test", "name": "walk-new",
+                  "invitation": invitation["id"]}
         operations = [(path, method, op) for path, ops in doc["paths"].items()
                       for method, op in ops.items()]
         # Creations first, removals and sign-outs last, so every call finds what it needs.
@@ -324,7 +329,7 @@ class ControlApi(unittest.TestCase):
             return {"post": 0, "put": 1, "patch": 1, "get": 2, "delete": 3}[method] + (
                 0.5 if method == "delete" and path.endswith("{id}") else 0)
         operations.sort(key=order)
-        self.assertEqual(len(operations), 24)
+        self.assertEqual(len(operations), 30)
         called = set()
         for path, method, op in operations:
             with self.subTest(op=op["operationId"]):
@@ -374,7 +379,7 @@ class ControlApi(unittest.TestCase):
                         for other in names:
                             fill = value if other == name else {
                                 "id": home["id"], "hostname": "probe.test",
-                                "name": "prober"}[other]
+                                "name": "prober", "invitation": "0123456789abcdef"}[other]
                             url = url.replace("{" + other + "}", fill)
                         body = None
                         if "requestBody" in op:
@@ -407,6 +412,10 @@ class ControlApi(unittest.TestCase):
             return {"name": "walk-2", "public_key": self.new_key()}
         if path.endswith("/key"):
             return {"public_key": self.new_key()}
+        if path == "/api/admin/invitations":
+            return {"expires_in": 3600}
+        if path.endswith("/quota"):
+            return {"homes": 5}
         if path.endswith("/mappings"):
             return {"hostname": "walk-created.test", "tls_ports": [home["ports"][1]]}
         if method == "patch":
