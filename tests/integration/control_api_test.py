@@ -465,7 +465,8 @@ class ControlApiCrash(unittest.TestCase):
 
     def test_kill_9_mid_burst(self):
         work = h.temp_dir(self)
-        server = ControlServer(self, work)
+        # Hundreds of mappings for one user: past the default quota of 20.
+        server = ControlServer(self, work, extra_args=["--quota-mappings", "100000"])
         user = server.active_user("bursty")
         home = user.ok(self, "POST", "/api/homes",
                        {"name": "burst", "public_key": ssh_keygen(work, "k")[1]}, status=201)
