@@ -238,6 +238,13 @@ Result<RouteTable::Reader> RouteTable::make_reader() {
   MDB_txn* txn = nullptr;
   std::shared_lock writing(gate_->writers);  // no remap while the txn starts
   int rc = mdb_txn_begin(gate_->env.get(), nullptr, MDB_RDONLY, &txn);
+  if (rc == MDB_MAP_RESIZED) {
+    // The table grew past our map since it was opened: take the writer's size, then begin.
+    writing.unlock();
+    if (auto remapped = gate_->remap(0); !remapped) return remapped.error();
+    writing.lock();
+    rc = mdb_txn_begin(gate_->env.get(), nullptr, MDB_RDONLY, &txn);
+  }
   if (rc != 0) return mdb_error(rc, "route table: mdb_txn_begin (reader)");
   // Idle until the first lookup: a reset txn pins no snapshot, so it never holds pages back.
   mdb_txn_reset(txn);
