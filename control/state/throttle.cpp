@@ -88,7 +88,9 @@ int64_t LoginThrottle::delay(unsigned failures) const {
 }
 
 unsigned LoginThrottle::failures(const std::string& key, int64_t now) const {
-  return static_cast<unsigned>(std::floor(failures_.count(key, now) + 1e-9));
+  // Rounded, not floored: just after a bucket boundary the previous bucket weighs 899/900,
+  // and five failures a second old must still count as five.
+  return static_cast<unsigned>(std::lround(failures_.count(key, now)));
 }
 
 int64_t LoginThrottle::wait_seconds(const std::string& key, int64_t now) const {

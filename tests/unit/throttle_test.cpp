@@ -65,6 +65,13 @@ TEST(LoginThrottle, FreeFailuresThenDoublingDelaysCapped) {
   EXPECT_EQ(throttle.wait_seconds("bob", now + 10), 0);
 }
 
+TEST(LoginThrottle, ABucketBoundaryDoesNotDropARecentFailure) {
+  LoginThrottle throttle(5, 1, 900, kWindow);
+  for (int i = 0; i < 6; ++i) throttle.record_failure("alice", kStart + kWindow - 1);
+  EXPECT_EQ(throttle.failures("alice", kStart + kWindow), 6u);
+  EXPECT_EQ(throttle.wait_seconds("alice", kStart + kWindow), 1);
+}
+
 TEST(LoginThrottle, ASuccessForgetsTheUsersFailures) {
   LoginThrottle throttle(5, 1, 900, kWindow);
   for (int i = 0; i < 4; ++i) throttle.record_failure("alice", kStart);
