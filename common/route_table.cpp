@@ -16,6 +16,9 @@ namespace cloudlink {
 namespace {
 
 constexpr unsigned kMaxReaders = 1024;
+// A writer may grow the map again between a reader's remap and its retry; the map at least
+// doubles each time, so a few rounds always catch up (this bounds a pathological loop).
+constexpr int kMaxRemaps = 16;
 constexpr mdb_mode_t kFileMode = 0664;
 
 Error mdb_error(int rc, const std::string& what) { return lmdb_error(rc, what); }
@@ -238,7 +241,7 @@ Result<RouteTable::Reader> RouteTable::make_reader() {
   MDB_txn* txn = nullptr;
   std::shared_lock writing(gate_->writers);  // no remap while the txn starts
   int rc = mdb_txn_begin(gate_->env.get(), nullptr, MDB_RDONLY, &txn);
-  if (rc == MDB_MAP_RESIZED) {
+  for (int remaps = 0; rc == MDB_MAP_RESIZED && remaps < kMaxRemaps; ++remaps) {
     // The table grew past our map since it was opened: take the writer's size, then begin.
     writing.unlock();
     if (auto remapped = gate_->remap(0); !remapped) return remapped.error();
@@ -263,7 +266,7 @@ LookupStatus RouteTable::Reader::lookup(std::string_view host, Route& out) {
   for (int attempt = 0;; ++attempt) {
     std::unique_lock held(slot_->lock);
     int rc = mdb_txn_renew(slot_->txn);
-    if (rc == MDB_MAP_RESIZED && attempt == 0) {
+    if (rc == MDB_MAP_RESIZED && attempt < kMaxRemaps) {
       // The writer grew the map past ours: remap to its size (the failed renew leaves the
       // txn reset) with every lookup of this process paused, then try again.
       held.unlock();
@@ -325,7 +328,7 @@ Result<void> RouteTable::write_txn(const std::function<Result<void>(MDB_txn*)>& 
     size_t seen = map_bytes(gate_->env.get());
     MDB_txn* raw = nullptr;
     int rc = mdb_txn_begin(gate_->env.get(), nullptr, 0, &raw);
-    if (rc == MDB_MAP_RESIZED && adopted++ == 0) {
+    if (rc == MDB_MAP_RESIZED && adopted++ < kMaxRemaps) {
       // Another process (a CLI beside control) grew the map: take its size and begin again.
       writing.unlock();
       if (auto remapped = gate_->remap(0); !remapped) return remapped;

@@ -264,12 +264,16 @@ TEST(RouteTableGrowth, ReadersFollowAGrowingMapWhileLookingUpOnManyThreads) {
     workers.emplace_back([&] {
       auto reader = readonly->make_reader();
       if (!reader) {
+        ADD_FAILURE() << reader.error().message();
         errors++;
         return;
       }
       Route route;
       while (!stop.load()) {
-        if (reader->lookup("fixed.test", route) != LookupStatus::kFound) errors++;
+        if (reader->lookup("fixed.test", route) != LookupStatus::kFound) {
+          ADD_FAILURE() << reader->last_error();
+          errors++;
+        }
         lookups++;
       }
     });
