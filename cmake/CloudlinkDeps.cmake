@@ -16,6 +16,8 @@ find_package(nlohmann_json CONFIG REQUIRED)
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
 # libsodium: Argon2id password hashes (crypto_pwhash_str), random tokens, BLAKE2b token digests.
 pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
+# libpsl: the Public Suffix List (data from Debian's publicsuffix) for control's hostname policy.
+pkg_check_modules(PSL REQUIRED IMPORTED_TARGET libpsl)
 # yaml-cpp: cloudlink-home's cloudlink.yaml (Debian's 0.7 exports the target `yaml-cpp`).
 find_package(yaml-cpp CONFIG REQUIRED)
 # libssh: cloudlink-home's SSH client (reverse forwards).

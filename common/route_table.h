@@ -1,6 +1,15 @@
 // The LMDB `routes` environment under DATA_DIR/routes: written only by cloudlink-control,
 // read by every dataplane worker. One write transaction per logical change, so a reader sees
 // all of a change or none of it.
+//
+// The map grows (common/lmdb_map.h): a write that fills it is dropped, the map doubles up to
+// the writer's MapLimits::max_bytes, and the write runs again (fill is called anew). Readers
+// follow: a lookup that finds the table grown past its own map (MDB_MAP_RESIZED) remaps to
+// the size the writer recorded and retries. A remap needs every transaction of this process
+// on the environment idle, so each Reader has its own lock (uncontended: only its thread
+// takes it, per lookup) and a remap takes all of them, plus the writers' gate, for the
+// moment it lasts. Lookups on other threads wait those microseconds; none reads an unmapped
+// page.
 #pragma once
 
 #include <lmdb.h>
@@ -12,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/lmdb_map.h"
 #include "common/result.h"
 #include "common/route_record.h"
 
@@ -20,11 +30,16 @@ namespace cloudlink {
 enum class LookupStatus { kFound, kNotFound, kError };
 
 class RouteTable {
+  // The environment, its limits, the writers' gate and the readers' locks (route_table.cpp).
+  struct Gate;
+
  public:
   // Opens DATA_DIR/routes. Read-only opens never write data pages; when the environment does
-  // not exist yet it is created empty so a dataplane can start before the first route.
+  // not exist yet it is created empty so a dataplane can start before the first route. A
+  // read-only open maps what the writer recorded; a writable one starts at limits (or at the
+  // recorded size when larger) and grows up to limits.max_bytes.
   static Result<RouteTable> open_readonly(const std::string& data_dir);
-  static Result<RouteTable> open_writable(const std::string& data_dir);
+  static Result<RouteTable> open_writable(const std::string& data_dir, MapLimits limits = {});
 
   RouteTable(RouteTable&&) noexcept;
   RouteTable& operator=(RouteTable&&) noexcept;
@@ -45,13 +60,18 @@ class RouteTable {
 
    private:
     friend class RouteTable;
-    Reader(MDB_env* env, MDB_dbi dbi, MDB_txn* txn) : env_(env), dbi_(dbi), txn_(txn) {}
-    MDB_env* env_ = nullptr;
+    struct Slot;
+    Reader(std::shared_ptr<Gate> gate, MDB_dbi dbi, std::unique_ptr<Slot> slot);
+    LookupStatus find(std::string_view host, Route& out);
+    std::shared_ptr<Gate> gate_;
     MDB_dbi dbi_ = 0;
-    MDB_txn* txn_ = nullptr;
+    std::unique_ptr<Slot> slot_;
     const char* last_error_ = "";
   };
   Result<Reader> make_reader();
+
+  // How full the map is (map, used and max bytes; growths done by this process).
+  MapUsage usage() const;
 
   // Writer side (control). Each call is one write transaction.
   Result<void> put(std::string_view host, const Route& route);
@@ -73,12 +93,10 @@ class RouteTable {
   Result<void> write(const std::function<Result<Batch>()>& fill);
 
  private:
-  struct EnvDeleter {
-    void operator()(MDB_env* env) const;
-  };
-  RouteTable(std::unique_ptr<MDB_env, EnvDeleter> env, MDB_dbi dbi)
-      : env_(std::move(env)), dbi_(dbi) {}
-  std::unique_ptr<MDB_env, EnvDeleter> env_;
+  RouteTable(std::shared_ptr<Gate> gate, MDB_dbi dbi);
+  // One write transaction: apply(txn) then commit; on MDB_MAP_FULL grow and apply again.
+  Result<void> write_txn(const std::function<Result<void>(MDB_txn*)>& apply);
+  std::shared_ptr<Gate> gate_;
   MDB_dbi dbi_ = 0;
 };
 

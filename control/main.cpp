@@ -4,16 +4,22 @@
 #include <cctype>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <vector>
 
+#include <filesystem>
+
 #include "common/cidr.h"
 #include "common/hostname.h"
 #include "common/log.h"
+#include "common/settings_cli.h"
 #include "control/api/serve_api.h"
 #include "control/route_commands.h"
+#include "control/serve_flags.h"
 #include "control/state_commands.h"
+#include "control/tenant_commands.h"
 
 namespace {
 
@@ -94,6 +100,47 @@ int main(int argc, char** argv) {
   CLI::App* users_list_cmd = users->add_subcommand("list", "print the users");
   users_list_cmd->add_flag("--json", users_json, "print JSON");
   users_list_cmd->add_option("--data", users_data, "data directory")->capture_default_str();
+
+  CLI::App* users_quota_cmd =
+      users->add_subcommand("quota", "set a user's own quota values and print its quota (JSON)");
+  users_quota_cmd->add_option("NAME", user_name, "username")->required();
+  std::optional<uint32_t> quota_homes;
+  std::optional<uint32_t> quota_mappings;
+  std::optional<uint32_t> quota_port_blocks;
+  bool quota_clear = false;
+  users_quota_cmd->add_option("--homes", quota_homes, "homes it may hold")
+      ->check(CLI::Range(0u, cloudlink::state::kMaxQuotaValue));
+  users_quota_cmd->add_option("--mappings", quota_mappings, "mappings it may hold")
+      ->check(CLI::Range(0u, cloudlink::state::kMaxQuotaValue));
+  users_quota_cmd->add_option("--port-blocks", quota_port_blocks, "port blocks it may hold")
+      ->check(CLI::Range(0u, cloudlink::state::kMaxQuotaValue));
+  users_quota_cmd->add_flag("--default", quota_clear,
+                            "forget its own values first (back to the defaults)");
+  users_quota_cmd->add_option("--data", users_data, "data directory")->capture_default_str();
+
+  CLI::App* invitations = app.add_subcommand("invitations", "sign-up invitations");
+  invitations->require_subcommand(1);
+  std::string invitations_data = "./var";
+  std::string invitation_expires = "7d";
+  std::string invitation_id;
+  bool invitations_json = false;
+  CLI::App* invitations_create_cmd =
+      invitations->add_subcommand("create", "a single-use sign-up code (printed once)");
+  invitations_create_cmd
+      ->add_option("--expires", invitation_expires, "valid this long (s, m, h, d)")
+      ->check(cloudlink::duration_validator())
+      ->capture_default_str();
+  invitations_create_cmd->add_flag("--json", invitations_json, "print JSON");
+  invitations_create_cmd->add_option("--data", invitations_data, "data directory")
+      ->capture_default_str();
+  CLI::App* invitations_list_cmd = invitations->add_subcommand("list", "unused invitations");
+  invitations_list_cmd->add_flag("--json", invitations_json, "print JSON");
+  invitations_list_cmd->add_option("--data", invitations_data, "data directory")
+      ->capture_default_str();
+  CLI::App* invitations_delete_cmd = invitations->add_subcommand("delete", "revoke an invitation");
+  invitations_delete_cmd->add_option("ID", invitation_id, "invitation id")->required();
+  invitations_delete_cmd->add_option("--data", invitations_data, "data directory")
+      ->capture_default_str();
 
   CLI::App* homes = app.add_subcommand("homes", "create, delete and list homes");
   homes->require_subcommand(1);
@@ -205,6 +252,13 @@ int main(int argc, char** argv) {
                    "connections at once from one client address")
       ->check(CLI::Range(1u, 1000000u))
       ->capture_default_str();
+  cloudlink::control::TenantFlags tenant;
+  cloudlink::control::add_tenant_flags(*serve_cmd, tenant);
+  std::string serve_config;
+  serve_cmd->add_option("--config", serve_config,
+                        std::string("settings file: name = value per line, names as these "
+                                    "flags; a flag overrides it (default ") +
+                            cloudlink::control::kDefaultControlConfig + " when it exists)");
 
   try {
     app.parse(argc, argv);
@@ -219,6 +273,24 @@ int main(int argc, char** argv) {
   }
 
   if (serve_cmd->parsed()) {
+    std::error_code missing;
+    if (serve_config.empty() &&
+        std::filesystem::exists(cloudlink::control::kDefaultControlConfig, missing)) {
+      serve_config = cloudlink::control::kDefaultControlConfig;
+    }
+    if (!serve_config.empty()) {
+      auto settings = cloudlink::read_settings_file(serve_config);
+      auto applied = settings ? cloudlink::apply_settings(*serve_cmd, *settings)
+                              : cloudlink::Result<void>(settings.error());
+      if (!applied) {
+        cloudlink::log_line("%s", applied.error().message().c_str());
+        return cloudlink::control::kExitUsage;
+      }
+    }
+    if (auto set = cloudlink::control::apply_tenant_flags(tenant, serve.store); !set) {
+      cloudlink::log_line("%s", set.error().context().c_str());
+      return cloudlink::control::kExitUsage;
+    }
     auto set =
         cloudlink::control::set_port_allocation(serve.store, serve_port_range, serve_port_block);
     if (!set) {
@@ -281,6 +353,19 @@ int main(int argc, char** argv) {
   if (users_approve_cmd->parsed()) return finish(cc::users_approve(users_data, user_name));
   if (users_deactivate_cmd->parsed()) return finish(cc::users_deactivate(users_data, user_name));
   if (users_list_cmd->parsed()) return finish(cc::users_list(users_data, users_json));
+  if (users_quota_cmd->parsed()) {
+    return finish(cc::users_quota(users_data, user_name,
+                                  {quota_homes, quota_mappings, quota_port_blocks}, quota_clear));
+  }
+  if (invitations_create_cmd->parsed()) {
+    return finish(cc::invitations_create(invitations_data, invitation_expires, invitations_json));
+  }
+  if (invitations_list_cmd->parsed()) {
+    return finish(cc::invitations_list(invitations_data, invitations_json));
+  }
+  if (invitations_delete_cmd->parsed()) {
+    return finish(cc::invitations_delete(invitations_data, invitation_id));
+  }
   if (homes_create_cmd->parsed()) {
     return finish(cc::homes_create(homes_data, home_owner, home_name, home_key, homes_json,
                                    home_port_range, home_port_block));

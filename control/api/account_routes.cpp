@@ -1,6 +1,7 @@
 // Accounts: sign-up (inactive until an admin approves), login for a bearer token, logout,
 // who-am-I, and the admin's list / approve / revoke-tokens.
 #include "control/api/api_routes.h"
+#include "control/api/path_params.h"
 
 namespace cloudlink::control::api {
 namespace {
@@ -22,16 +23,24 @@ Route signup(const ApiContext& context) {
   Route route;
   route.method = Method::kPost;
   route.pattern = "/api/signup";
-  route.summary = "Create an inactive user; an admin approves it before it can log in";
+  route.summary =
+      "Create a user: active at once (registration open, or with an invitation), else inactive "
+      "until an admin approves it (approval); closed registration needs an invitation";
   route.tag = "accounts";
   route.body = credentials_schema();
-  route.responses = {{201, "The user, inactive"},
+  route.body->fields.push_back(string_field("invitation", state::kMaxInvitationCode, false,
+                                            "a code from an admin's invitation (single use)"));
+  route.responses = {{201, "The user, active or not"},
                      {400, "A field is invalid (the message names it)"},
-                     {409, "The username is taken"}};
+                     {403, "Registration is closed and no valid invitation was given"},
+                     {409, "The username is taken"},
+                     {429, "Too many sign-ups from this address; see Retry-After"},
+                     {503, "Too many password hashes at once; see Retry-After"}};
   route.handler = [&context](const Request& request) {
     auto user =
         context.store.signup(std::string(*request.body().string("username")),
-                             std::string(*request.body().string("password")), request.source_ip());
+                             std::string(*request.body().string("password")), request.source_ip(),
+                             std::string(request.body().string("invitation").value_or("")));
     if (!user) return error_response(user.error());
     return Response::ok(user_json(*user), 201);
   };
@@ -47,7 +56,8 @@ Route login(const ApiContext& context) {
   route.body = credentials_schema();
   route.responses = {{200, "{\"token\",\"expires_at\" (unix seconds),\"username\",\"role\"}"},
                      {401, "Wrong username or password, or the user is not active yet"},
-                     {429, "Too many failed logins for this user or address; try again later"}};
+                     {429, "Too many failed logins for this user or address; see Retry-After"},
+                     {503, "Too many password checks at once; see Retry-After"}};
   route.handler = [&context](const Request& request) {
     auto issued =
         context.store.login(std::string(*request.body().string("username")),
@@ -120,12 +130,16 @@ Route approve_user(const ApiContext& context) {
   route.summary = "Activate a signed-up user (admin)";
   route.tag = "admin";
   route.requires_auth = true;
-  route.responses = {
-      {200, "The user, active"}, {403, "The caller is not an admin"}, {404, "No such user"}};
+  route.responses = {{200, "The user, active"},
+                     {400, "The name cannot be a username"},
+                     {403, "The caller is not an admin"},
+                     {404, "No such user"}};
   route.handler = [&context](const Request& request) {
     auto caller = caller_of(context, request);
     if (!caller) return error_response(caller.error());
-    auto user = context.store.users_approve(*caller, std::string(request.param("name")));
+    auto name = username_param(request);
+    if (!name) return error_response(name.error());
+    auto user = context.store.users_approve(*caller, *name);
     if (!user) return error_response(user.error());
     return Response::ok(user_json(*user));
   };
@@ -140,12 +154,15 @@ Route deactivate_user(const ApiContext& context) {
   route.tag = "admin";
   route.requires_auth = true;
   route.responses = {{200, "The user, inactive"},
+                     {400, "The name cannot be a username"},
                      {403, "The caller is not an admin, or names itself"},
                      {404, "No such user"}};
   route.handler = [&context](const Request& request) {
     auto caller = caller_of(context, request);
     if (!caller) return error_response(caller.error());
-    auto user = context.store.users_deactivate(*caller, std::string(request.param("name")));
+    auto name = username_param(request);
+    if (!name) return error_response(name.error());
+    auto user = context.store.users_deactivate(*caller, *name);
     if (!user) return error_response(user.error());
     return Response::ok(user_json(*user));
   };
@@ -159,14 +176,19 @@ Route revoke_tokens(const ApiContext& context) {
   route.summary = "Revoke every token of a user (admin)";
   route.tag = "admin";
   route.requires_auth = true;
-  route.responses = {{200, "{\"revoked\": how many tokens}"}, {403, "The caller is not an admin"}};
+  route.responses = {{200, "{\"revoked\": how many tokens}"},
+                     {400, "The name cannot be a username"},
+                     {403, "The caller is not an admin"},
+                     {404, "No such user"}};
   route.handler = [&context](const Request& request) {
     auto caller = caller_of(context, request);
     if (!caller) return error_response(caller.error());
+    auto name = username_param(request);
+    if (!name) return error_response(name.error());
     if (!caller->is_admin()) {
       return error_response(state::forbidden("revoking another user's tokens needs an admin"));
     }
-    auto revoked = context.store.revoke_user_tokens(*caller, std::string(request.param("name")));
+    auto revoked = context.store.revoke_user_tokens(*caller, *name);
     if (!revoked) return error_response(revoked.error());
     return Response::ok({{"revoked", *revoked}});
   };

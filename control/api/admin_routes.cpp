@@ -89,6 +89,7 @@ Result<void> add_api_routes(http::Server& server, const ApiContext& context) {
   if (auto added = add_account_routes(server, context); !added) return added;
   if (auto added = add_home_routes(server, context); !added) return added;
   if (auto added = add_mapping_routes(server, context); !added) return added;
+  if (auto added = add_tenant_routes(server, context); !added) return added;
   return add_admin_routes(server, context);
 }
 

@@ -19,6 +19,9 @@ Result<void> add_mapping_routes(http::Server& server, const ApiContext& context)
 // /api/admin/routes, /api/admin/routes/sync, /api/admin/audit.
 Result<void> add_admin_routes(http::Server& server, const ApiContext& context);
 
+// /api/admin/invitations, /api/me/quota, /api/admin/users/{name}/quota.
+Result<void> add_tenant_routes(http::Server& server, const ApiContext& context);
+
 // All of the above.
 Result<void> add_api_routes(http::Server& server, const ApiContext& context);
 

@@ -30,7 +30,10 @@ Route create_home(const ApiContext& context) {
   route.responses = {{201, "The home, with ssh_user, ssh_host, ssh_port and its ports"},
                      {400, "A field is invalid (the message names it)"},
                      {403, "Only an admin may name another owner"},
-                     {409, "The name or key is taken, or no port block is left"}};
+                     {409,
+                      "The key is taken, no port block is left, or a quota (homes, "
+                      "port_blocks) is reached: `quota: homes (3) reached for alice`"},
+                     {507, "The state is full at its configured maximum (map-size-max)"}};
   route.handler = [&context](const Request& request) {
     auto caller = caller_of(context, request);
     if (!caller) return error_response(caller.error());

@@ -61,11 +61,13 @@ Route create_mapping(const ApiContext& context) {
        tls_ports_field(true),
        int_field("http_port", 1, kMaxPort, false, "the home's port plain HTTP on :80 goes to"),
        proxy_protocol_field()}};
-  route.responses = {{201, "The mapping"},
-                     {400, "A field is invalid (the message names it)"},
-                     {403, "A port is not one of the home's"},
-                     {404, "No such home (or not the caller's)"},
-                     {409, "The hostname is mapped already (by anyone)"}};
+  route.responses = {
+      {201, "The mapping"},
+      {400, "A field is invalid (the message names it): a public suffix, an IP literal, ..."},
+      {403, "A port is not one of the home's, or the hostname is outside allowed-domains"},
+      {404, "No such home (or not the caller's)"},
+      {409, "The hostname is mapped already (by anyone), or the mappings quota is reached"},
+      {507, "The state is full at its configured maximum (map-size-max)"}};
   route.handler = [&context](const Request& request) {
     auto caller = caller_of(context, request);
     if (!caller) return error_response(caller.error());

@@ -2,6 +2,7 @@
 
 #include "common/log.h"
 #include "control/api/api_routes.h"
+#include "control/api/upkeep.h"
 
 namespace cloudlink::control::api {
 
@@ -13,8 +14,12 @@ int run_api_serve(ApiServeOptions options) {
   }
   ApiContext context{**store, options.ssh};
   std::unique_ptr<acme::OwnCertificate> own;
-  options.serve.add_routes = [&context, &own](http::Server& server) {
+  std::unique_ptr<Upkeep> upkeep;
+  options.serve.add_routes = [&context, &own, &upkeep, &store](http::Server& server) {
     if (own) own->attach_metrics(*server.metrics().registry());
+    upkeep = std::make_unique<Upkeep>(**store, server.metrics().registry());
+    upkeep->run_once();
+    upkeep->start();
     return add_api_routes(server, context);
   };
   if (options.own_certificate) {

@@ -44,4 +44,31 @@ nlohmann::json audit_json(const state::AuditRecord& record) {
           {"detail", record.detail}};
 }
 
+nlohmann::json invitation_json(const state::Invitation& invitation) {
+  return {{"id", invitation.id},
+          {"created_by", invitation.created_by},
+          {"created_at", invitation.created_at},
+          {"expires_at", invitation.expires_at}};
+}
+
+nlohmann::json invitation_json(const state::IssuedInvitation& issued) {
+  nlohmann::json out = invitation_json(issued.invitation);
+  out["code"] = issued.code;
+  return out;
+}
+
+nlohmann::json quota_json(const state::QuotaView& view) {
+  auto triple = [](uint32_t homes, uint32_t mappings, uint32_t port_blocks) {
+    return nlohmann::json{{"homes", homes}, {"mappings", mappings}, {"port_blocks", port_blocks}};
+  };
+  nlohmann::json own = nlohmann::json::object();
+  if (view.own.homes) own["homes"] = *view.own.homes;
+  if (view.own.mappings) own["mappings"] = *view.own.mappings;
+  if (view.own.port_blocks) own["port_blocks"] = *view.own.port_blocks;
+  return {{"username", view.username},
+          {"limits", triple(view.limits.homes, view.limits.mappings, view.limits.port_blocks)},
+          {"used", triple(view.used.homes, view.used.mappings, view.used.port_blocks)},
+          {"own", own}};
+}
+
 }  // namespace cloudlink::control::api

@@ -28,5 +28,10 @@ nlohmann::json home_json(const state::Home& home, const SshEndpoint& ssh);
 nlohmann::json mapping_json(const state::Mapping& mapping);
 // {"seq","at","actor","source","action","target","detail"}
 nlohmann::json audit_json(const state::AuditRecord& record);
+// {"id","created_by","created_at","expires_at"} (+ "code" when issued: shown once)
+nlohmann::json invitation_json(const state::Invitation& invitation);
+nlohmann::json invitation_json(const state::IssuedInvitation& issued);
+// {"username","limits":{homes,mappings,port_blocks},"used":{...},"own":{... set ones}}
+nlohmann::json quota_json(const state::QuotaView& view);
 
 }  // namespace cloudlink::control::api

@@ -1,6 +1,7 @@
 #include "control/state/errors.h"
 
 #include <array>
+#include <string_view>
 
 namespace cloudlink::state {
 namespace {
@@ -14,14 +15,18 @@ struct ErrcInfo {
   const char* code;
 };
 
-constexpr std::array<ErrcInfo, 6> kErrcInfo = {{
+constexpr std::array<ErrcInfo, 8> kErrcInfo = {{
     {StateErrc::kNotFound, "not found", 404, "not_found"},
     {StateErrc::kForbidden, "forbidden", 403, "forbidden"},
     {StateErrc::kConflict, "conflict", 409, "conflict"},
     {StateErrc::kInvalid, "invalid", 400, "invalid"},
     {StateErrc::kUnauthorized, "unauthorized", 401, "unauthorized"},
-    {StateErrc::kThrottled, "too many failed logins", 429, "throttled"},
+    {StateErrc::kThrottled, "too many requests", 429, "throttled"},
+    {StateErrc::kBusy, "busy", 503, "busy"},
+    {StateErrc::kStorageFull, "storage full", 507, "storage_full"},
 }};
+
+constexpr std::string_view kRetryIn = "retry in ";
 
 const ErrcInfo* find_info(int value) {
   for (const ErrcInfo& info : kErrcInfo) {
@@ -54,6 +59,23 @@ const std::error_category& state_category() {
 int http_status(const Error& error) {
   const ErrcInfo* info = find_info(error);
   return info != nullptr ? info->http_status : 500;
+}
+
+Error retry_later(StateErrc code, const std::string& why, int64_t seconds) {
+  return state_error(code, why + "; " + std::string(kRetryIn) + std::to_string(seconds) + " s");
+}
+
+int64_t retry_after_seconds(const Error& error) {
+  if (!is(error, StateErrc::kThrottled) && !is(error, StateErrc::kBusy)) return 0;
+  const std::string& text = error.context();
+  size_t at = text.rfind(kRetryIn);
+  if (at == std::string::npos) return 0;
+  int64_t seconds = 0;
+  for (size_t i = at + kRetryIn.size(); i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i) {
+    if (seconds > 1'000'000'000) return 0;
+    seconds = seconds * 10 + (text[i] - '0');
+  }
+  return seconds;
 }
 
 const char* error_code_name(const Error& error) {

@@ -1,9 +1,11 @@
 // Typed errors of the control plane's state store. Each is a std::error_code in the state
 // category, carried by the usual Error (with a message that names the field or object), so a
 // front end maps it to a status without parsing text: not_found 404, forbidden 403,
-// conflict 409, invalid 400, unauthorized 401, throttled 429, anything else 500.
+// conflict 409, invalid 400, unauthorized 401, throttled 429, busy 503, storage_full 507,
+// anything else 500.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <system_error>
 
@@ -17,7 +19,9 @@ enum class StateErrc {
   kConflict,      // the name, hostname or key is taken, or no port block is left
   kInvalid,       // bad input; the message names the field
   kUnauthorized,  // wrong password, inactive user, unknown/expired/revoked token
-  kThrottled,     // too many failed logins for this user or source address
+  kThrottled,     // too many failed logins or sign-ups for this user or source address
+  kBusy,          // too much work at once (password hashing); try again shortly
+  kStorageFull,   // the LMDB map is full at its configured maximum
 };
 
 const std::error_category& state_category();
@@ -44,12 +48,19 @@ inline Error unauthorized(std::string message) {
   return state_error(StateErrc::kUnauthorized, std::move(message));
 }
 
+// A throttled or busy error that says when to come back: its message ends in
+// "retry in N s", and retry_after_seconds() reads N back (for a Retry-After header).
+Error retry_later(StateErrc code, const std::string& why, int64_t seconds);
+// The N of "retry in N s" at the end of a throttled or busy error's message; 0 otherwise.
+int64_t retry_after_seconds(const Error& error);
+
 // True when error carries code.
 inline bool is(const Error& error, StateErrc code) { return error.code() == make_error_code(code); }
 
 // The HTTP status for an error: the table above; any non-state error (LMDB, I/O) is 500.
 int http_status(const Error& error);
-// "not_found", "forbidden", "conflict", "invalid", "unauthorized", "throttled" or "internal".
+// "not_found", "forbidden", "conflict", "invalid", "unauthorized", "throttled", "busy",
+// "storage_full" or "internal".
 const char* error_code_name(const Error& error);
 
 }  // namespace cloudlink::state

@@ -1,12 +1,14 @@
 #include "control/state/lmdb.h"
 
+#include <algorithm>
+#include <atomic>
 #include <filesystem>
+#include <mutex>
+
+#include "control/state/errors.h"
 
 namespace cloudlink::state {
 namespace {
-
-// Address space, not disk: the file grows with the data.
-constexpr size_t kMapSize = size_t{1} << 30;
 
 MDB_val as_val(std::string_view bytes) {
   return MDB_val{bytes.size(), const_cast<char*>(bytes.data())};
@@ -21,31 +23,33 @@ struct CursorCloser {
 
 }  // namespace
 
-Error mdb_error(int rc, const std::string& what) {
-  if (rc > 0) return Error(rc, what);
-  return Error(EIO, what + ": " + mdb_strerror(rc));
-}
+Error mdb_error(int rc, const std::string& what) { return lmdb_error(rc, what); }
 
 Txn& Txn::operator=(Txn&& other) noexcept {
   if (this != &other) {
     abort();
     txn_ = std::exchange(other.txn_, nullptr);
+    gate_ = std::move(other.gate_);
   }
   return *this;
 }
 
 Result<void> Txn::commit() {
   int rc = mdb_txn_commit(std::exchange(txn_, nullptr));
+  if (gate_.owns_lock()) gate_.unlock();
   if (rc != 0) return mdb_error(rc, "state: mdb_txn_commit");
   return ok();
 }
 
 void Txn::abort() {
   if (txn_ != nullptr) mdb_txn_abort(std::exchange(txn_, nullptr));
+  if (gate_.owns_lock()) gate_.unlock();
 }
 
 Result<std::optional<std::string>> Txn::get(MDB_dbi dbi, std::string_view key) const {
-  if (key.empty()) return std::optional<std::string>();
+  // LMDB refuses empty keys and keys over its limit (MDB_BAD_VALSIZE); no record has one, so
+  // a lookup by such a key (a hostile path segment) finds nothing rather than failing.
+  if (key.empty() || key.size() > kMaxKeyBytes) return std::optional<std::string>();
   MDB_val k = as_val(key);
   MDB_val v{};
   int rc = mdb_get(txn_, dbi, &k, &v);
@@ -72,7 +76,7 @@ Result<bool> Txn::insert(MDB_dbi dbi, std::string_view key, std::string_view val
 }
 
 Result<bool> Txn::del(MDB_dbi dbi, std::string_view key) {
-  if (key.empty()) return false;
+  if (key.empty() || key.size() > kMaxKeyBytes) return false;
   MDB_val k = as_val(key);
   int rc = mdb_del(txn_, dbi, &k, nullptr);
   if (rc == MDB_NOTFOUND) return false;
@@ -111,17 +115,90 @@ Result<std::optional<std::pair<std::string, std::string>>> Txn::last(MDB_dbi dbi
   return std::optional<Pair>(Pair(std::string(as_view(k)), std::string(as_view(v))));
 }
 
-Result<Env> Env::open(const std::string& dir, bool writable, unsigned max_dbs, mdb_mode_t mode) {
+Result<size_t> Txn::entries(MDB_dbi dbi) const {
+  MDB_stat stat{};
+  int rc = mdb_stat(txn_, dbi, &stat);
+  if (rc != 0) return mdb_error(rc, "state: mdb_stat");
+  return size_t{stat.ms_entries};
+}
+
+struct Env::Shared {
+  struct Closer {
+    void operator()(MDB_env* env) const { mdb_env_close(env); }
+  };
+  std::unique_ptr<MDB_env, Closer> env;
+  bool writable = false;
+  MapLimits limits;
+  std::string dir;
+  mutable std::shared_mutex gate;
+  std::atomic<uint64_t> growths{0};
+};
+
+Env::Env(std::unique_ptr<Shared> shared) : shared_(std::move(shared)) {}
+Env::Env(Env&&) noexcept = default;
+Env& Env::operator=(Env&&) noexcept = default;
+Env::~Env() = default;
+
+MDB_env* Env::get() const { return shared_->env.get(); }
+
+size_t Env::map_bytes() const {
+  MDB_envinfo info{};
+  mdb_env_info(shared_->env.get(), &info);
+  return info.me_mapsize;
+}
+
+MapUsage Env::usage() const {
+  std::shared_lock gate(shared_->gate);
+  MapUsage usage = map_usage(shared_->env.get());
+  usage.max_bytes = shared_->limits.max_bytes;
+  usage.growths = shared_->growths.load();
+  return usage;
+}
+
+Result<void> Env::grow(size_t seen_map_bytes) const {
+  std::unique_lock gate(shared_->gate);
+  size_t now = map_bytes();
+  if (now > seen_map_bytes) return ok();  // another thread grew it meanwhile
+  size_t next = next_map_size(now, shared_->limits.max_bytes);
+  if (next == 0) {
+    return state_error(StateErrc::kStorageFull,
+                       "storage full: the LMDB map of " +
+                           std::filesystem::path(shared_->dir).filename().string() +
+                           " is at its maximum of " + std::to_string(shared_->limits.max_bytes) +
+                           " bytes (raise map-size-max)");
+  }
+  int rc = mdb_env_set_mapsize(shared_->env.get(), next);
+  if (rc != 0) return mdb_error(rc, "state: grow the map of " + shared_->dir);
+  shared_->growths++;
+  return ok();
+}
+
+Result<void> Env::adopt() const {
+  std::unique_lock gate(shared_->gate);
+  int rc = mdb_env_set_mapsize(shared_->env.get(), 0);
+  if (rc != 0) return mdb_error(rc, "state: adopt the map size of " + shared_->dir);
+  return ok();
+}
+
+Result<Env> Env::open(const std::string& dir, bool writable, unsigned max_dbs, mdb_mode_t mode,
+                      MapLimits limits) {
   if (writable) {
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
     if (ec) return Error(ec, "state: create " + dir);
   }
+  limits.max_bytes = std::max(limits.max_bytes, MapLimits::kMinimum);
+  limits.initial_bytes = std::clamp(limits.initial_bytes, MapLimits::kMinimum, limits.max_bytes);
   MDB_env* raw = nullptr;
   int rc = mdb_env_create(&raw);
   if (rc != 0) return mdb_error(rc, "state: mdb_env_create");
-  Env env(raw, writable);
-  if ((rc = mdb_env_set_mapsize(raw, kMapSize)) != 0) {
+  auto shared = std::make_unique<Shared>();
+  shared->env.reset(raw);
+  shared->writable = writable;
+  shared->limits = limits;
+  shared->dir = dir;
+  // A read-only open takes the size the writer recorded; a writer starts at the initial size.
+  if (writable && (rc = mdb_env_set_mapsize(raw, limits.initial_bytes)) != 0) {
     return mdb_error(rc, "state: mdb_env_set_mapsize");
   }
   if ((rc = mdb_env_set_maxdbs(raw, max_dbs)) != 0) {
@@ -132,21 +209,37 @@ Result<Env> Env::open(const std::string& dir, bool writable, unsigned max_dbs, m
   if ((rc = mdb_env_open(raw, dir.c_str(), flags, mode)) != 0) {
     return mdb_error(rc, "state: open " + dir);
   }
+  Env env(std::move(shared));
+  if (writable) {
+    // The environment may have recorded a bigger map (grown before a restart): keep that,
+    // up to the maximum; LMDB itself never maps less than the data.
+    auto recorded = mdb_env_set_mapsize(raw, 0);
+    size_t size = std::clamp(env.map_bytes(), limits.initial_bytes, limits.max_bytes);
+    if (recorded != 0 || (rc = mdb_env_set_mapsize(raw, size)) != 0) {
+      return mdb_error(recorded != 0 ? recorded : rc, "state: mdb_env_set_mapsize " + dir);
+    }
+  }
   return env;
 }
 
 Result<Txn> Env::begin(bool write) const {
-  MDB_txn* txn = nullptr;
-  int rc = mdb_txn_begin(env_.get(), nullptr, write ? 0 : MDB_RDONLY, &txn);
-  if (rc != 0) return mdb_error(rc, "state: mdb_txn_begin");
-  return Txn(txn);
+  for (int attempt = 0;; ++attempt) {
+    std::shared_lock gate(shared_->gate);
+    MDB_txn* txn = nullptr;
+    int rc = mdb_txn_begin(shared_->env.get(), nullptr, write ? 0 : MDB_RDONLY, &txn);
+    if (rc == 0) return Txn(txn, std::move(gate));
+    // Another process (the CLI beside serve) grew the map past ours: adopt its size, once.
+    if (rc != MDB_MAP_RESIZED || attempt > 0) return mdb_error(rc, "state: mdb_txn_begin");
+    gate.unlock();
+    if (auto adopted = adopt(); !adopted) return adopted.error();
+  }
 }
 
 Result<MDB_dbi> Env::open_db(const char* name) {
-  auto txn = begin(writable_);
+  auto txn = begin(shared_->writable);
   if (!txn) return txn.error();
   MDB_dbi dbi = 0;
-  int rc = mdb_dbi_open(txn->get(), name, writable_ ? MDB_CREATE : 0, &dbi);
+  int rc = mdb_dbi_open(txn->get(), name, shared_->writable ? MDB_CREATE : 0, &dbi);
   if (rc != 0) return mdb_error(rc, std::string("state: open database ") + name);
   if (auto committed = txn->commit(); !committed) return committed.error();
   return dbi;

@@ -1,5 +1,6 @@
 #include "control/state/records.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 namespace cloudlink::state {
@@ -27,37 +28,84 @@ auto guarded(const char* what, F&& body) -> decltype(body()) {
   }
 }
 
+// Records are JSON, and nlohmann::json throws on invalid UTF-8 when it serialises: no record
+// may fail to encode because of the bytes it carries, so invalid sequences become U+FFFD.
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
 }  // namespace
 
+std::string printable_text(std::string_view bytes, size_t max_bytes) {
+  std::string out;
+  out.reserve(std::min(bytes.size(), max_bytes));
+  size_t i = 0;
+  while (i < bytes.size()) {
+    if (out.size() + 4 > max_bytes) {
+      out += "...";
+      break;
+    }
+    auto c = static_cast<unsigned char>(bytes[i]);
+    // The length of a well-formed UTF-8 sequence starting here (RFC 3629 table), 0 if none.
+    size_t length = 0;
+    if (c >= 0x20 && c < 0x7f) {
+      length = 1;
+    } else if (c >= 0xc2 && c <= 0xf4) {
+      size_t need = c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+      unsigned char lo = 0x80;
+      unsigned char hi = 0xbf;
+      if (c == 0xe0) lo = 0xa0;
+      if (c == 0xed) hi = 0x9f;  // no UTF-16 surrogates
+      if (c == 0xf0) lo = 0x90;
+      if (c == 0xf4) hi = 0x8f;  // nothing past U+10FFFF
+      if (i + need <= bytes.size()) {
+        auto second = static_cast<unsigned char>(bytes[i + 1]);
+        bool good = second >= lo && second <= hi;
+        for (size_t k = 2; good && k < need; ++k) {
+          auto next = static_cast<unsigned char>(bytes[i + k]);
+          good = next >= 0x80 && next <= 0xbf;
+        }
+        if (good) length = need;
+      }
+    }
+    if (length > 0 && c != '\\') {
+      out.append(bytes.substr(i, length));
+      i += length;
+      continue;
+    }
+    static constexpr char kHex[] = "0123456789abcdef";
+    out += "\\x";
+    out += kHex[c >> 4];
+    out += kHex[c & 0xf];
+    ++i;
+  }
+  return out;
+}
+
 std::string encode(const UserRecord& r) {
-  return json{{"v", kRecordVersion},
-              {"hash", r.password_hash},
-              {"role", role_name(r.user.role)},
-              {"active", r.user.active},
-              {"created_at", r.user.created_at}}
-      .dump();
+  return dump(json{{"v", kRecordVersion},
+                   {"hash", r.password_hash},
+                   {"role", role_name(r.user.role)},
+                   {"active", r.user.active},
+                   {"created_at", r.user.created_at}});
 }
 
 std::string encode(const TokenRecord& r) {
-  return json{{"v", kRecordVersion},
-              {"user", r.username},
-              {"created_at", r.created_at},
-              {"expires_at", r.expires_at}}
-      .dump();
+  return dump(json{{"v", kRecordVersion},
+                   {"user", r.username},
+                   {"created_at", r.created_at},
+                   {"expires_at", r.expires_at}});
 }
 
 std::string encode(const Home& r) {
-  return json{{"v", kRecordVersion},
-              {"slug", r.slug},
-              {"name", r.name},
-              {"owner", r.owner},
-              {"key_type", r.key.type},
-              {"key", r.key.base64},
-              {"key_bits", r.key.bits},
-              {"port_first", r.port_first},
-              {"port_count", r.port_count},
-              {"created_at", r.created_at}}
-      .dump();
+  return dump(json{{"v", kRecordVersion},
+                   {"slug", r.slug},
+                   {"name", r.name},
+                   {"owner", r.owner},
+                   {"key_type", r.key.type},
+                   {"key", r.key.base64},
+                   {"key_bits", r.key.bits},
+                   {"port_first", r.port_first},
+                   {"port_count", r.port_count},
+                   {"created_at", r.created_at}});
 }
 
 std::string encode(const Mapping& r) {
@@ -65,25 +113,30 @@ std::string encode(const Mapping& r) {
          {"tls_ports", r.tls_ports},   {"proxy_protocol", proxy_protocol_name(r.proxy_protocol)},
          {"created_at", r.created_at}, {"updated_at", r.updated_at}};
   if (r.http_port) j["http_port"] = *r.http_port;
-  return j.dump();
+  return dump(j);
 }
 
 std::string encode(const AuditRecord& r) {
-  return json{{"v", kRecordVersion}, {"at", r.at},         {"actor", r.actor},
-              {"source", r.source},  {"action", r.action}, {"target", r.target},
-              {"detail", r.detail}}
-      .dump();
+  // What an audit record quotes comes from requests (a path segment, a name): stored as
+  // printable text of bounded length, whatever its bytes.
+  return dump(json{{"v", kRecordVersion},
+                   {"at", r.at},
+                   {"actor", printable_text(r.actor)},
+                   {"source", printable_text(r.source)},
+                   {"action", printable_text(r.action)},
+                   {"target", printable_text(r.target)},
+                   {"detail", printable_text(r.detail)}});
 }
 
 std::string encode(const PortBlockRecord& r) {
-  return json{{"v", kRecordVersion}, {"home", r.home_id}, {"count", r.count}}.dump();
+  return dump(json{{"v", kRecordVersion}, {"home", r.home_id}, {"count", r.count}});
 }
 
 std::string encode(const SystemRoute& r) {
   json j{{"v", kRecordVersion}, {"owner", r.owner}, {"tls_target", r.tls_target.to_string()}};
   if (!r.http_target.empty()) j["http_target"] = r.http_target.to_string();
   if (r.proxy_v2) j["proxy_protocol"] = "v2";
-  return j.dump();
+  return dump(j);
 }
 
 Result<UserRecord> decode_user(std::string_view key, std::string_view bytes) {

@@ -45,6 +45,13 @@ Result<AuditRecord> decode_audit(std::string_view key, std::string_view bytes);
 Result<PortBlockRecord> decode_port_block(std::string_view bytes);
 Result<SystemRoute> decode_system_route(std::string_view key, std::string_view bytes);
 
+// bytes as printable UTF-8 text: well-formed UTF-8 characters from U+0020 on are kept, every
+// other byte (invalid UTF-8, control characters, and the backslash itself, so the form is
+// unambiguous) becomes backslash, 'x', two hex digits; cut to at most max_bytes, ending in
+// "..." when cut. Never fails.
+inline constexpr size_t kMaxAuditField = 1024;
+std::string printable_text(std::string_view bytes, size_t max_bytes = kMaxAuditField);
+
 // Big-endian keys, so LMDB's byte order is numeric order.
 std::string be64_key(uint64_t value);
 uint64_t from_be64_key(std::string_view key);

@@ -3,15 +3,19 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <set>
 
 #include "common/hostname.h"
+#include "common/log.h"
 #include "common/route_table.h"
 #include "control/state/lmdb.h"
+#include "control/state/password_gate.h"
 #include "control/state/records.h"
 #include "control/state/throttle.h"
+#include "control/state/usernames.h"
 
 namespace cloudlink::state {
 namespace {
@@ -22,7 +26,6 @@ constexpr mdb_mode_t kStateFileMode = 0660;
 constexpr unsigned kMaxDbs = 16;
 constexpr size_t kMinPassword = 8;
 constexpr size_t kMaxPassword = 1024;
-constexpr size_t kMaxUsername = 32;
 constexpr size_t kMaxHomeName = 64;
 constexpr size_t kMaxSlug = 32;
 
@@ -46,6 +49,9 @@ struct Dbs {
   // hostname -> SystemRoute. Opened by the writable store only, so a read-only open of a
   // state written before system routes existed (authorized-keys) does not need it.
   MDB_dbi system_routes = 0;
+  // Likewise opened by the writable store only.
+  MDB_dbi invitations = 0;  // token digest (hex) -> Invitation
+  MDB_dbi quotas = 0;       // username -> QuotaOverride
 };
 
 Result<Dbs> open_dbs(Env& env) {
@@ -62,22 +68,6 @@ Result<Dbs> open_dbs(Env& env) {
     *dbi = opened.value();
   }
   return dbs;
-}
-
-Result<void> validate_username(const std::string& name) {
-  if (name.empty() || name.size() > kMaxUsername) {
-    return invalid_field("username", "must be 1 to 32 characters");
-  }
-  for (size_t i = 0; i < name.size(); ++i) {
-    char c = name[i];
-    bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-    if (!alnum && (i == 0 || (c != '-' && c != '_' && c != '.'))) {
-      return invalid_field("username",
-                           "use lower-case letters, digits, '-', '_' and '.', starting with a "
-                           "letter or digit");
-    }
-  }
-  return ok();
 }
 
 Result<void> validate_password(const std::string& password) {
@@ -165,42 +155,48 @@ Result<Route> route_for(const SystemRoute& route) {
 // ---------------------------------------------------------------------------------------------
 
 struct StateStore::Impl {
-  Impl(Env e, Dbs d, RouteTable r, StoreOptions o)
+  Impl(Env e, Dbs d, RouteTable r, StoreOptions o, std::shared_ptr<const HostnamePolicy> h)
       : env(std::move(e)),
         dbs(d),
         routes(std::move(r)),
         options(std::move(o)),
+        hostnames(std::move(h)),
+        password_gate(options.concurrent_password_hashes, 8 * options.concurrent_password_hashes,
+                      std::chrono::seconds(5)),
+        signup_limit(options.signups_per_source, options.signup_window_seconds),
         user_throttle(options.login_free_failures_per_user, options.login_delay_base_seconds,
-                      options.login_delay_max_seconds),
+                      options.login_delay_max_seconds, options.login_window_seconds),
         source_throttle(options.login_free_failures_per_source, options.login_delay_base_seconds,
-                        options.login_delay_max_seconds) {}
+                        options.login_delay_max_seconds, options.login_window_seconds) {}
 
   Env env;
   Dbs dbs;
   RouteTable routes;
   StoreOptions options;
+  std::shared_ptr<const HostnamePolicy> hostnames;
+  PasswordGate password_gate;
+  RateLimit signup_limit;
   LoginThrottle user_throttle;
   LoginThrottle source_throttle;
   // A hash to verify against when the user does not exist, so an unknown name costs as much
   // time as a wrong password.
   std::once_flag dummy_once;
   std::string dummy_hash;
+  std::atomic<bool> routes_dirty{false};
 
   int64_t now() const { return options.now ? options.now() : system_now(); }
 
-  // Runs body in one write txn and commits.
+  // Runs body in one write txn and commits (again from the start after the map grew).
   template <typename T, typename F>
   Result<T> write(F&& body) {
-    auto txn = env.begin(true);
-    if (!txn) return txn.error();
-    Result<T> result = body(*txn);
-    if (!result) return result;
-    if (auto committed = txn->commit(); !committed) return committed.error();
-    return result;
+    return env.write<T>(std::forward<F>(body));
   }
 
   Result<void> audit(Txn& txn, const Caller& caller, std::string action, std::string target,
                      std::string detail = {}) {
+    auto pruned =
+        prune_audit(txn, dbs.audit, options.audit_retention, now(), AuditRetention::kInlineBatch);
+    if (!pruned) return pruned.error();
     auto last = txn.last(dbs.audit);
     if (!last) return last.error();
     uint64_t seq = last.value() ? from_be64_key(last.value()->first) + 1 : 1;
@@ -385,9 +381,31 @@ struct StateStore::Impl {
     return std::optional<Route>(route.value());
   }
 
-  // Rewrites the routes of hosts from the newest state, inside the routes writer lock.
+  // Rewrites the routes of hosts from the newest state, inside the routes writer lock. The
+  // state change has committed by now: when the routes cannot follow (a full disk, say; a
+  // full map has grown already), the whole table is rebuilt, and while that fails too the
+  // routes stay marked out of step for maintain() (and the next change) to rebuild.
   Result<void> project(const std::vector<std::string>& hosts) {
     if (hosts.empty()) return ok();
+    if (routes_dirty.load()) return resync();
+    auto written = project_hosts(hosts);
+    if (written) return ok();
+    log_line("state: projecting %zu route(s) failed: %s; rebuilding the route table", hosts.size(),
+             written.error().message().c_str());
+    return resync();
+  }
+
+  Result<void> resync() {
+    auto synced = sync();
+    routes_dirty.store(!synced.ok());
+    if (synced) return ok();
+    return Error(synced.error().code(),
+                 "the change is saved, but the route table could not follow (it is rebuilt "
+                 "until it does): " +
+                     synced.error().context());
+  }
+
+  Result<void> project_hosts(const std::vector<std::string>& hosts) {
     return routes.write([&]() -> Result<RouteTable::Batch> {
       auto txn = env.begin(false);
       if (!txn) return txn.error();
@@ -419,6 +437,61 @@ struct StateStore::Impl {
     return count;
   }
 
+  // An Argon2id hash, within the bound on concurrent hashing.
+  Result<std::string> hash(const std::string& password) {
+    auto slot = password_gate.acquire();
+    if (!slot) return slot.error();
+    return hash_password(password, options.password_cost);
+  }
+
+  // Consumes an invitation code: its id, or forbidden when it is unknown, used or expired.
+  Result<std::string> use_invitation(Txn& txn, const std::string& code) {
+    std::string digest = token_digest(code);
+    auto raw = txn.get(dbs.invitations, digest);
+    if (!raw) return raw.error();
+    if (!raw.value()) return forbidden("invitation: unknown or already used");
+    auto invitation = decode_invitation(**raw);
+    if (!invitation) return invitation.error();
+    if (auto d = txn.del(dbs.invitations, digest); !d) return d.error();
+    if (invitation->expires_at <= now()) return forbidden("invitation: expired");
+    return invitation->id;
+  }
+
+  Result<QuotaOverride> own_quota(const Txn& txn, const std::string& username) {
+    auto raw = txn.get(dbs.quotas, username);
+    if (!raw) return raw.error();
+    if (!raw.value()) return QuotaOverride{};
+    return decode_quota(**raw);
+  }
+
+  Result<QuotaView> quota_view(const Txn& txn, const std::string& username) {
+    auto own = own_quota(txn, username);
+    if (!own) return own.error();
+    auto used = count_usage(txn, dbs.homes, dbs.home_hosts, dbs.ports, username);
+    if (!used) return used.error();
+    return QuotaView{username, effective_quota(options.default_quota, *own), *used, *own};
+  }
+
+  // Refuses what would take owner past a quota: adding `homes` homes (each with a port
+  // block) and `mappings` mappings. Only a user acting for itself is held to its quota.
+  Result<void> check_quota(const Txn& txn, const Caller& caller, const std::string& owner,
+                           uint32_t homes, uint32_t mappings) {
+    if (caller.is_admin()) return ok();
+    auto view = quota_view(txn, owner);
+    if (!view) return view.error();
+    const Quota& limit = view->limits;
+    if (homes > 0 && view->used.homes + homes > limit.homes) {
+      return quota_reached("homes", limit.homes, owner);
+    }
+    if (homes > 0 && view->used.port_blocks + homes > limit.port_blocks) {
+      return quota_reached("port_blocks", limit.port_blocks, owner);
+    }
+    if (mappings > 0 && view->used.mappings + mappings > limit.mappings) {
+      return quota_reached("mappings", limit.mappings, owner);
+    }
+    return ok();
+  }
+
   const std::string& dummy() {
     std::call_once(dummy_once, [&] {
       auto hash = hash_password(random_token(), options.password_cost);
@@ -438,17 +511,24 @@ Result<std::unique_ptr<StateStore>> StateStore::open(const std::string& data_dir
       options.port_last < options.port_first) {
     return invalid("state: the tunnel port range or block size is empty");
   }
-  auto env = Env::open(data_dir + "/state", true, kMaxDbs, kStateFileMode);
+  auto env = Env::open(data_dir + "/state", true, kMaxDbs, kStateFileMode, options.map);
   if (!env) return env.error();
   auto dbs = open_dbs(env.value());
   if (!dbs) return dbs.error();
   auto system = env->open_db("system_routes");
   if (!system) return system.error();
   dbs->system_routes = system.value();
-  auto routes = RouteTable::open_writable(data_dir);
+  for (auto [name, dbi] : {std::pair{"invitations", &dbs->invitations}, {"quotas", &dbs->quotas}}) {
+    auto opened = env->open_db(name);
+    if (!opened) return opened.error();
+    *dbi = opened.value();
+  }
+  auto hostnames = HostnamePolicy::make(options.hostname_policy);
+  if (!hostnames) return hostnames.error();
+  auto routes = RouteTable::open_writable(data_dir, options.map);
   if (!routes) return routes.error();
   auto impl = std::make_unique<Impl>(std::move(env.value()), dbs.value(), std::move(routes.value()),
-                                     std::move(options));
+                                     std::move(options), std::move(hostnames.value()));
   // Routes are a projection: rebuild them, repairing a crash between a state and a routes commit.
   if (auto synced = impl->sync(); !synced) return synced.error();
   return std::unique_ptr<StateStore>(new StateStore(std::move(impl)));
@@ -457,18 +537,34 @@ Result<std::unique_ptr<StateStore>> StateStore::open(const std::string& data_dir
 // ---- users ----
 
 Result<User> StateStore::signup(const std::string& username, const std::string& password,
-                                const std::string& source) {
+                                const std::string& source, const std::string& invitation) {
   Caller self{username, Role::kUser, source};
   if (auto valid = validate_username(username); !valid) return valid.error();
   if (auto valid = validate_password(password); !valid) return valid.error();
-  auto hash = hash_password(password, impl_->options.password_cost);
+  if (invitation.size() > kMaxInvitationCode) return invalid_field("invitation", "is too long");
+  const RegistrationMode mode = impl_->options.registration;
+  if (mode == RegistrationMode::kClosed && invitation.empty()) {
+    return forbidden("invitation: registration is closed; sign-up needs an invitation");
+  }
+  // Counted before the costly hash, whatever comes of the attempt.
+  if (int64_t wait = impl_->signup_limit.acquire(source, impl_->now()); wait > 0) {
+    return retry_later(StateErrc::kThrottled, "too many sign-ups from " + source, wait);
+  }
+  auto hash = impl_->hash(password);
   if (!hash) return hash.error();
-  UserRecord record{User{username, Role::kUser, false, impl_->now()}, hash.value()};
+  bool active = mode == RegistrationMode::kOpen || !invitation.empty();
+  UserRecord record{User{username, Role::kUser, active, impl_->now()}, hash.value()};
   return impl_->write<User>([&](Txn& txn) -> Result<User> {
+    std::string detail = std::string("mode=") + registration_mode_name(mode);
+    if (!invitation.empty()) {
+      auto used = impl_->use_invitation(txn, invitation);
+      if (!used) return used.error();
+      detail += " invitation=" + used.value();
+    }
     auto inserted = txn.insert(impl_->dbs.users, username, encode(record));
     if (!inserted) return inserted.error();
     if (!inserted.value()) return conflict("username: " + username + " is taken");
-    if (auto a = impl_->audit(txn, self, "users.signup", username); !a) return a.error();
+    if (auto a = impl_->audit(txn, self, "users.signup", username, detail); !a) return a.error();
     return record.user;
   });
 }
@@ -478,7 +574,7 @@ Result<User> StateStore::users_add(const Caller& caller, const std::string& user
   if (!caller.is_admin()) return admin_only("adding a user");
   if (auto valid = validate_username(username); !valid) return valid.error();
   if (auto valid = validate_password(password); !valid) return valid.error();
-  auto hash = hash_password(password, impl_->options.password_cost);
+  auto hash = impl_->hash(password);
   if (!hash) return hash.error();
   UserRecord record{User{username, role, active, impl_->now()}, hash.value()};
   return impl_->write<User>([&](Txn& txn) -> Result<User> {
@@ -554,10 +650,7 @@ Result<Caller> StateStore::authenticate(const std::string& username, const std::
   int64_t now = impl_->now();
   int64_t wait = std::max(impl_->user_throttle.wait_seconds(username, now),
                           impl_->source_throttle.wait_seconds(source, now));
-  if (wait > 0) {
-    return state_error(StateErrc::kThrottled,
-                       "too many failed logins; retry in " + std::to_string(wait) + " s");
-  }
+  if (wait > 0) return retry_later(StateErrc::kThrottled, "too many failed logins", wait);
   std::optional<UserRecord> record;
   {
     auto txn = impl_->env.begin(false);
@@ -566,8 +659,13 @@ Result<Caller> StateStore::authenticate(const std::string& username, const std::
     if (!found) return found.error();
     record = std::move(found.value());
   }
-  bool good = record ? verify_password(record->password_hash, password)
-                     : (verify_password(impl_->dummy(), password), false);
+  bool good = false;
+  {
+    auto slot = impl_->password_gate.acquire();
+    if (!slot) return slot.error();
+    good = record ? verify_password(record->password_hash, password)
+                  : (verify_password(impl_->dummy(), password), false);
+  }
   if (good && record->user.active) {
     impl_->user_throttle.reset(username);
     return Caller{username, record->user.role, source};
@@ -662,6 +760,9 @@ Result<void> StateStore::revoke_token(const Caller& caller, std::string_view tok
 Result<size_t> StateStore::revoke_user_tokens(const Caller& caller, const std::string& username) {
   if (!caller.is_admin() && caller.username != username) return admin_only("revoking tokens");
   return impl_->write<size_t>([&](Txn& txn) -> Result<size_t> {
+    auto user = impl_->get_user(txn, username);
+    if (!user) return user.error();
+    if (!user.value()) return not_found("user " + username + " not found");
     auto revoked = impl_->delete_tokens_of(txn, username);
     if (!revoked) return revoked;
     auto a =
@@ -693,6 +794,9 @@ Result<Home> StateStore::homes_create(const Caller& caller, const std::string& n
       if (!user.value()) return not_found("owner: user " + owner + " not found");
     }
     home.created_at = impl_->now();
+    if (auto quota = impl_->check_quota(txn, caller, home.owner, 1, 0); !quota) {
+      return quota.error();
+    }
     auto taken = txn.get(impl_->dbs.keys, home.key.base64);
     if (!taken) return taken.error();
     if (taken.value()) return conflict("public_key: this key already belongs to a home");
@@ -811,7 +915,11 @@ Result<Mapping> StateStore::mappings_create(const Caller& caller, const std::str
     if (auto valid = validate_route_hostname(m.hostname); !valid) {
       return invalid_field("hostname", valid.error().context());
     }
+    if (auto allowed = impl_->hostnames->check(m.hostname); !allowed) return allowed.error();
     if (auto checked = impl_->check_mapping(m, home.value()); !checked) return checked.error();
+    if (auto quota = impl_->check_quota(txn, caller, home->owner, 0, 1); !quota) {
+      return quota.error();
+    }
     auto system = txn.get(impl_->dbs.system_routes, m.hostname);
     if (!system) return system.error();
     if (system.value()) {
@@ -922,6 +1030,7 @@ Result<void> StateStore::system_routes_set(const Caller& caller,
   }
   std::vector<std::string> hosts;
   auto written = impl_->write<bool>([&](Txn& txn) -> Result<bool> {
+    hosts.clear();  // the body runs again after the map grew
     auto old = impl_->system_routes(txn);
     if (!old) return old.error();
     for (const SystemRoute& r : old.value()) {
@@ -998,6 +1107,149 @@ Result<std::vector<AuditRecord>> StateStore::audit_list(const Caller& caller, si
   }
   if (rc != 0 && rc != MDB_NOTFOUND) return mdb_error(rc, "state: mdb_cursor_get");
   return out;
+}
+
+// ---- invitations ----
+
+Result<IssuedInvitation> StateStore::invitations_create(const Caller& caller, int64_t ttl_seconds) {
+  if (!caller.is_admin()) return admin_only("creating an invitation");
+  if (ttl_seconds <= 0 || ttl_seconds > 366 * 24 * 3600) {
+    return invalid_field("expires", "must be between 1 second and 366 days");
+  }
+  IssuedInvitation issued;
+  issued.code = random_token();
+  std::string digest = token_digest(issued.code);
+  issued.invitation = {digest.substr(0, 16), caller.username, impl_->now(),
+                       impl_->now() + ttl_seconds};
+  auto written = impl_->write<bool>([&](Txn& txn) -> Result<bool> {
+    if (auto p = txn.put(impl_->dbs.invitations, digest, encode(issued.invitation)); !p) {
+      return p.error();
+    }
+    auto a = impl_->audit(txn, caller, "invitations.create", issued.invitation.id,
+                          "expires_at=" + std::to_string(issued.invitation.expires_at));
+    if (!a) return a.error();
+    return true;
+  });
+  if (!written) return written.error();
+  return issued;
+}
+
+Result<std::vector<Invitation>> StateStore::invitations_list(const Caller& caller) {
+  if (!caller.is_admin()) return admin_only("listing invitations");
+  return impl_->write<std::vector<Invitation>>([&](Txn& txn) -> Result<std::vector<Invitation>> {
+    std::vector<Invitation> live;
+    std::vector<std::string> expired;
+    auto scanned =
+        txn.scan(impl_->dbs.invitations, {}, [&](std::string_view k, std::string_view v) {
+          auto invitation = decode_invitation(v);
+          if (!invitation || invitation->expires_at <= impl_->now()) {
+            expired.emplace_back(k);
+          } else {
+            live.push_back(std::move(invitation.value()));
+          }
+          return true;
+        });
+    if (!scanned) return scanned.error();
+    for (const std::string& key : expired) {
+      if (auto d = txn.del(impl_->dbs.invitations, key); !d) return d.error();
+    }
+    return live;
+  });
+}
+
+Result<void> StateStore::invitations_delete(const Caller& caller, const std::string& id) {
+  if (!caller.is_admin()) return admin_only("deleting an invitation");
+  auto deleted = impl_->write<bool>([&](Txn& txn) -> Result<bool> {
+    std::optional<std::string> key;
+    auto scanned =
+        txn.scan(impl_->dbs.invitations, {}, [&](std::string_view k, std::string_view v) {
+          auto invitation = decode_invitation(v);
+          if (invitation && invitation->id == id) key = std::string(k);
+          return !key;
+        });
+    if (!scanned) return scanned.error();
+    if (!key) return not_found("invitation " + id + " not found");
+    if (auto d = txn.del(impl_->dbs.invitations, *key); !d) return d.error();
+    if (auto a = impl_->audit(txn, caller, "invitations.delete", id); !a) return a.error();
+    return true;
+  });
+  if (!deleted) return deleted.error();
+  return ok();
+}
+
+// ---- quotas ----
+
+Result<QuotaView> StateStore::quota_get(const Caller& caller, const std::string& username) {
+  if (!caller.is_admin() && caller.username != username) return admin_only("reading a quota");
+  auto txn = impl_->env.begin(false);
+  if (!txn) return txn.error();
+  auto user = impl_->get_user(*txn, username);
+  if (!user) return user.error();
+  if (!user.value()) return not_found("user " + username + " not found");
+  return impl_->quota_view(*txn, username);
+}
+
+Result<QuotaView> StateStore::quota_set(const Caller& caller, const std::string& username,
+                                        const QuotaOverride& own) {
+  if (!caller.is_admin()) return admin_only("setting a quota");
+  for (auto [name, value] : {std::pair{"homes", own.homes},
+                             {"mappings", own.mappings},
+                             {"port_blocks", own.port_blocks}}) {
+    if (value && *value > kMaxQuotaValue) {
+      return invalid_field(name, "at most " + std::to_string(kMaxQuotaValue));
+    }
+  }
+  return impl_->write<QuotaView>([&](Txn& txn) -> Result<QuotaView> {
+    auto user = impl_->get_user(txn, username);
+    if (!user) return user.error();
+    if (!user.value()) return not_found("user " + username + " not found");
+    if (own.empty()) {
+      if (auto d = txn.del(impl_->dbs.quotas, username); !d) return d.error();
+    } else if (auto p = txn.put(impl_->dbs.quotas, username, encode(own)); !p) {
+      return p.error();
+    }
+    if (auto a = impl_->audit(txn, caller, "quotas.set", username, encode(own)); !a) {
+      return a.error();
+    }
+    return impl_->quota_view(txn, username);
+  });
+}
+
+RegistrationMode StateStore::registration_mode() const { return impl_->options.registration; }
+
+// ---- upkeep ----
+
+Result<StateStore::StorageUsage> StateStore::storage_usage() {
+  StorageUsage usage;
+  usage.state = impl_->env.usage();
+  usage.routes = impl_->routes.usage();
+  usage.routes_in_step = !impl_->routes_dirty.load();
+  auto txn = impl_->env.begin(false);
+  if (!txn) return txn.error();
+  auto records = txn->entries(impl_->dbs.audit);
+  if (!records) return records.error();
+  usage.audit_records = *records;
+  return usage;
+}
+
+Result<size_t> StateStore::maintain() {
+  // At most this many batches a call, so one call stays short however large the backlog.
+  constexpr int kMaxBatches = 10;
+  size_t pruned = 0;
+  for (int batch = 0; batch < kMaxBatches; ++batch) {
+    auto removed = impl_->write<size_t>([&](Txn& txn) {
+      return prune_audit(txn, impl_->dbs.audit, impl_->options.audit_retention, impl_->now(),
+                         AuditRetention::kMaintenanceBatch);
+    });
+    if (!removed) return removed.error();
+    pruned += *removed;
+    if (*removed < AuditRetention::kMaintenanceBatch) break;
+  }
+  if (impl_->routes_dirty.load()) {
+    if (auto synced = impl_->resync(); !synced) return synced.error();
+    log_line("state: the route table is in step with the state again");
+  }
+  return pruned;
 }
 
 // ---- authorized keys ----

@@ -26,10 +26,15 @@
 #include <string_view>
 #include <vector>
 
+#include "common/lmdb_map.h"
 #include "common/result.h"
 #include "common/route_record.h"
+#include "control/state/audit_retention.h"
 #include "control/state/crypto.h"
 #include "control/state/errors.h"
+#include "control/state/hostname_policy.h"
+#include "control/state/quotas.h"
+#include "control/state/registration.h"
 #include "control/state/ssh_key.h"
 
 namespace cloudlink::state {
@@ -128,13 +133,29 @@ struct StoreOptions {
   uint16_t port_block = 10;  // ports per home
   int64_t token_ttl_seconds = 24 * 3600;
   PasswordCost password_cost = PasswordCost::kInteractive;
-  // Failed-login throttling: after `free` failures in a row, each further attempt must wait
-  // base * 2^(failures - free) seconds (capped) after the last failure. Counted per username
-  // and per source address, in memory (a restart forgets them; Argon2id keeps guessing slow).
+  // Failed-login throttling: once `free` failures fall in the sliding window, each further
+  // attempt must wait base * 2^(failures - free) seconds (capped) after the last failure.
+  // Counted per username and per source address, in memory (a restart forgets them; Argon2id
+  // keeps guessing slow); failures older than the window no longer count, and a successful
+  // login forgets its user's (not its source's) failures.
   unsigned login_free_failures_per_user = 5;
   unsigned login_free_failures_per_source = 20;
   int64_t login_delay_base_seconds = 1;
   int64_t login_delay_max_seconds = 900;
+  int64_t login_window_seconds = 900;
+  // The LMDB maps of DATA/state and DATA/routes: where they start and how far they may grow.
+  MapLimits map;
+  AuditRetention audit_retention;
+  // Who may sign up, how often per source address, and how many password hashes (64 MiB of
+  // Argon2id each) run at once.
+  RegistrationMode registration = RegistrationMode::kApproval;
+  unsigned signups_per_source = 10;
+  int64_t signup_window_seconds = 3600;
+  unsigned concurrent_password_hashes = 2;
+  // What a user may hold unless an admin set its own quota.
+  Quota default_quota;
+  // Mapping hostnames: the public suffix list, IP literals, and the operator's own zones.
+  HostnamePolicyOptions hostname_policy;
   // Clock (unix seconds); tests replace it.
   std::function<int64_t()> now;
 };
@@ -147,9 +168,11 @@ class StateStore {
   ~StateStore();
 
   // ---- users ----
-  // Sign-up: a new inactive user with role user.
+  // Sign-up: a new user with role user, active or not by the registration mode (an
+  // invitation, single use, makes it active in every mode; closed mode needs one). At most
+  // signups_per_source per window from one source address (throttled, 429).
   Result<User> signup(const std::string& username, const std::string& password,
-                      const std::string& source);
+                      const std::string& source, const std::string& invitation = {});
   // Admin only: a user with the given role, active or not.
   Result<User> users_add(const Caller& caller, const std::string& username,
                          const std::string& password, Role role, bool active);
@@ -222,6 +245,35 @@ class StateStore {
   // Newest first, at most limit records with seq < before (0: from the newest). Admin only.
   Result<std::vector<AuditRecord>> audit_list(const Caller& caller, size_t limit = 100,
                                               uint64_t before = 0);
+
+  // ---- invitations (admin only) ----
+  // A new invitation code, valid for ttl_seconds.
+  Result<IssuedInvitation> invitations_create(const Caller& caller,
+                                              int64_t ttl_seconds = kDefaultInvitationSeconds);
+  // Unused, unexpired invitations (expired ones are dropped on the way).
+  Result<std::vector<Invitation>> invitations_list(const Caller& caller);
+  Result<void> invitations_delete(const Caller& caller, const std::string& id);
+
+  // ---- quotas ----
+  // A user's quota (the user itself, or an admin).
+  Result<QuotaView> quota_get(const Caller& caller, const std::string& username);
+  // Admin only: sets the user's own values; unset fields follow the default again.
+  Result<QuotaView> quota_set(const Caller& caller, const std::string& username,
+                              const QuotaOverride& own);
+  RegistrationMode registration_mode() const;
+
+  // ---- upkeep ----
+  struct StorageUsage {
+    MapUsage state;
+    MapUsage routes;
+    uint64_t audit_records = 0;
+    bool routes_in_step = true;  // false while a failed projection waits for its re-sync
+  };
+  Result<StorageUsage> storage_usage();
+  // What serve runs every few seconds: audit records beyond the retention are pruned (a
+  // bounded number of batches per call), and the routes are rebuilt when a projection
+  // failed after its state change committed. Returns the audit records pruned.
+  Result<size_t> maintain();
 
  private:
   struct Impl;

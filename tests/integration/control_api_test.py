@@ -21,8 +21,11 @@ class ControlApi(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.work = h.temp_dir(cls)
-        cls.server = ControlServer(cls, cls.work, extra_args=["--ssh-host", "vps.example.net",
-                                                              "--ssh-port", "2222"])
+        # Every user here signs up from 127.0.0.1: lift the per-source sign-up limit, and the
+        # default quotas, which ControlApiTenancy tests on a server of its own.
+        cls.server = ControlServer(cls, cls.work, extra_args=[
+            "--ssh-host", "vps.example.net", "--ssh-port", "2222", "--signups-per-hour", "1000",
+            "--quota-homes", "100", "--quota-port-blocks", "100", "--quota-mappings", "1000"])
         cls.admin = cls.server.admin()
         cls.key_count = 0
 
@@ -313,7 +316,9 @@ class ControlApi(unittest.TestCase):
                 {"hostname": "walk.test", "tls_ports": [home["ports"][0]]}, status=201)
         self.server.anonymous().call("POST", "/api/signup",
                                      {"username": "walk-new", "password": "walk-password"})
-        values = {"id": home["id"], "hostname": "walk.test", "name": "walk-new"}
+        invitation = self.admin.ok(self, "POST", "/api/admin/invitations", {}, status=201)
+        values = {"id": home["id"], "hostname": "walk.test", "name": "walk-new",
+                  "invitation": invitation["id"]}
         operations = [(path, method, op) for path, ops in doc["paths"].items()
                       for method, op in ops.items()]
         # Creations first, removals and sign-outs last, so every call finds what it needs.
@@ -324,7 +329,7 @@ class ControlApi(unittest.TestCase):
             return {"post": 0, "put": 1, "patch": 1, "get": 2, "delete": 3}[method] + (
                 0.5 if method == "delete" and path.endswith("{id}") else 0)
         operations.sort(key=order)
-        self.assertEqual(len(operations), 24)
+        self.assertEqual(len(operations), 30)
         called = set()
         for path, method, op in operations:
             with self.subTest(op=op["operationId"]):
@@ -349,6 +354,55 @@ class ControlApi(unittest.TestCase):
                     self.assertEqual(anon_status, 401)
         self.assertEqual(len(called), len(operations))
 
+    def test_hostile_path_parameters_never_get_a_5xx(self):
+        """Every path parameter of every operation in the served document, with values a
+        hostile client would send, for an admin and a plain user: 4xx each time, never 5xx,
+        and the server (and its audit log) still works afterwards."""
+        doc = self.admin.ok(self, "GET", "/api/openapi.json")
+        user = self.server.active_user("prober", "prober-password")
+        home = self.new_home(user, "probe")
+        hostile = {
+            "invalid utf-8": "%ff%fe", "nul": "%00", "nul inside": "a%00b",
+            "very long": "a" * 4000, "dot dot": "..", "dot": ".", "encoded slash": "a%2fb",
+            "encoded dot dot slash": "..%2f..%2fetc", "unicode": "%C3%A9t%C3%A9",
+            "emoji": "%F0%9F%98%80", "overlong utf-8": "%C0%AF", "surrogate": "%ED%A0%80",
+            "spaces": "a%20b", "control chars": "%01%1b[2J", "percent": "%25", "empty": "",
+            "upper case": "ALICE", "backslash": "%5c..%5c", "json": "%7b%22a%22%3a1%7d",
+        }
+        probed = 0
+        for path, ops in doc["paths"].items():
+            for method, op in ops.items():
+                names = [p["name"] for p in op.get("parameters", []) if p["in"] == "path"]
+                for name in names:
+                    for label, value in hostile.items():
+                        url = path
+                        for other in names:
+                            fill = value if other == name else {
+                                "id": home["id"], "hostname": "probe.test",
+                                "name": "prober", "invitation": "0123456789abcdef"}[other]
+                            url = url.replace("{" + other + "}", fill)
+                        body = None
+                        if "requestBody" in op:
+                            schema = op["requestBody"]["content"]["application/json"]["schema"]
+                            body = self.example_body(path, method, schema, home)
+                        for client in (self.admin, user):
+                            with self.subTest(op=op["operationId"], param=name, value=label,
+                                              who=client.username):
+                                status, _, data = client.raw(method.upper(), url, body)
+                                self.assertLess(status, 500, f"{method.upper()} {url[:200]}: "
+                                                             f"{data[:300]}")
+                                self.assertGreaterEqual(status, 200)
+                                probed += 1
+        self.assertGreater(probed, 200)
+        print(f"hostile path parameters: {probed} requests, none answered 5xx", file=sys.stderr)
+        # A name that cannot be a user is 400 naming the parameter; a missing user is 404.
+        self.assert_error(self.admin.call("POST", "/api/admin/users/%ff%fe/revoke-tokens"), 400,
+                          "invalid", "path parameter name")
+        self.assert_error(self.admin.call("POST", "/api/admin/users/nobody-here/revoke-tokens"),
+                          404, "not_found")
+        self.admin.ok(self, "GET", "/api/admin/audit?limit=1000")
+        self.admin.ok(self, "GET", "/api/health")
+
     def example_body(self, path, method, schema, home):
         if path == "/api/login":
             return {"username": "walker", "password": "walker-password"}
@@ -358,6 +412,10 @@ class ControlApi(unittest.TestCase):
             return {"name": "walk-2", "public_key": self.new_key()}
         if path.endswith("/key"):
             return {"public_key": self.new_key()}
+        if path == "/api/admin/invitations":
+            return {"expires_in": 3600}
+        if path.endswith("/quota"):
+            return {"homes": 5}
         if path.endswith("/mappings"):
             return {"hostname": "walk-created.test", "tls_ports": [home["ports"][1]]}
         if method == "patch":
@@ -407,7 +465,8 @@ class ControlApiCrash(unittest.TestCase):
 
     def test_kill_9_mid_burst(self):
         work = h.temp_dir(self)
-        server = ControlServer(self, work)
+        # Hundreds of mappings for one user: past the default quota of 20.
+        server = ControlServer(self, work, extra_args=["--quota-mappings", "100000"])
         user = server.active_user("bursty")
         home = user.ok(self, "POST", "/api/homes",
                        {"name": "burst", "public_key": ssh_keygen(work, "k")[1]}, status=201)

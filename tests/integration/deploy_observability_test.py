@@ -283,6 +283,16 @@ class PromtoolTest(unittest.TestCase):
                                f'route="{route}",le="{le}"}}', "values": f"0+{n}x80"}
                     for le, n in le_counts]
 
+        def storage(env, used, max_bytes):
+            return [{"series": f'cloudlink_control_lmdb_used_bytes{{{job},env="{env}"}}',
+                     "values": f"{used}x80"},
+                    {"series": f'cloudlink_control_lmdb_map_max_bytes{{{job},env="{env}"}}',
+                     "values": f"{max_bytes}x80"}]
+
+        def in_step(value):
+            return {"series": f"cloudlink_control_routes_in_step{{{job}}}",
+                    "values": f"{value}x80"}
+
         up = {"series": f"up{{{job}}}", "values": "1x80"}
         fast = latency("/api/homes", [("0.01", 30), ("1.0", 30), ("2.5", 30), ("+Inf", 30)])
         slow = latency("/api/homes", [("0.01", 0), ("1.0", 0), ("2.5", 30), ("+Inf", 30)])
@@ -296,7 +306,14 @@ class PromtoolTest(unittest.TestCase):
             ("CloudlinkControlLoginsRefused", [up, requests(30, "/api/login", "401"),
                                                requests(30, "/api/login", "429")]),
             ("CloudlinkControlSlow", [up, requests(30), *slow]),
+            ("CloudlinkControlStorageNearlyFull", [up, requests(30),
+                                                   *storage("state", 900, 1000),
+                                                   *storage("routes", 10, 1000)]),
+            ("CloudlinkControlRoutesOutOfStep", [up, requests(30), in_step(0)]),
         ]
+        # healthy storage: maps well under their maximum, routes in step
+        scenarios[0][1].extend([*storage("state", 100, 1000), *storage("routes", 10, 1000),
+                                in_step(1)])
         run_alert_scenarios(self, scenarios, alerts, "cp", CONTROL_RULES)
 
 

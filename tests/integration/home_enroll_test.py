@@ -80,7 +80,9 @@ class HomeEnrollTest(unittest.TestCase):
         cls.ssh_port, cls.host_key = start_sshd(cls, cls.work)
         cls.control = control_api.ControlServer(
             cls, cls.work, extra_args=["--ssh-host", "127.0.0.1", "--ssh-port", str(cls.ssh_port),
-                                       "--port-range", "21000-21999", "--port-block", "4"])
+                                       "--port-range", "21000-21999", "--port-block", "4",
+                                       # alice registers a home in nearly every test
+                                       "--quota-homes", "100", "--quota-port-blocks", "100"])
         cls.url = f"http://127.0.0.1:{cls.control.port}"
         for user in ("alice", "bob"):
             r = cls.control.cli("users", "add", user, "--password-stdin",

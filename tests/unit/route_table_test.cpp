@@ -244,5 +244,92 @@ TEST(RouteTableOpen, UnwritableDataDirFails) {
   EXPECT_ERR(RouteTable::open_writable("/proc/self/cloudlink-no-such-dir"));
 }
 
+// The dataplane's situation: a read-only table shared by worker threads that look names up
+// without pause, while control (here the writable table, its own map) fills its map and grows
+// it past the readers' map. Every lookup must succeed (the readers remap on MDB_MAP_RESIZED
+// with every other lookup paused), and the new routes must become visible.
+TEST(RouteTableGrowth, ReadersFollowAGrowingMapWhileLookingUpOnManyThreads) {
+  TempDir dir;
+  auto writer = RouteTable::open_writable(dir.path(), MapLimits{128 * 1024, 64 * 1024 * 1024});
+  ASSERT_OK(writer);
+  ASSERT_OK(writer->put("fixed.test", route_to("127.0.0.1:7")));
+  auto readonly = RouteTable::open_readonly(dir.path());
+  ASSERT_OK(readonly);
+  const size_t reader_map = readonly->usage().map_bytes;
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> lookups{0};
+  std::atomic<uint64_t> errors{0};
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 4; ++w) {
+    workers.emplace_back([&] {
+      auto reader = readonly->make_reader();
+      if (!reader) {
+        ADD_FAILURE() << reader.error().message();
+        errors++;
+        return;
+      }
+      Route route;
+      while (!stop.load()) {
+        if (reader->lookup("fixed.test", route) != LookupStatus::kFound) {
+          ADD_FAILURE() << reader->last_error();
+          errors++;
+        }
+        lookups++;
+      }
+    });
+  }
+  // Batches of long names until the writer's map has grown several times.
+  int batches = 0;
+  while (writer->usage().growths < 4 && batches < 2000) {
+    std::vector<std::pair<std::string, Route>> puts;
+    for (int i = 0; i < 50; ++i) {
+      puts.emplace_back("b" + std::to_string(batches) + "-" + std::to_string(i) + "." +
+                            std::string(60, 'x') + ".test",
+                        route_to("127.0.0.1:8"));
+    }
+    ASSERT_OK(writer->write([&]() -> Result<RouteTable::Batch> {
+      return RouteTable::Batch{false, puts, {}};
+    }));
+    ++batches;
+  }
+  // The readers see the newest batch, through a map grown past the one they opened with.
+  std::string newest = "b" + std::to_string(batches - 1) + "-49." + std::string(60, 'x') + ".test";
+  auto reader = readonly->make_reader();
+  ASSERT_OK(reader);
+  Route route;
+  EXPECT_EQ(reader->lookup(newest, route), LookupStatus::kFound) << reader->last_error();
+  stop = true;
+  for (auto& t : workers) t.join();
+  EXPECT_GE(writer->usage().growths, 4u);
+  EXPECT_GT(writer->usage().map_bytes, reader_map);
+  EXPECT_GT(readonly->usage().map_bytes, reader_map);
+  EXPECT_GT(lookups.load(), 0u);
+  EXPECT_EQ(errors.load(), 0u);
+}
+
+TEST(RouteTableGrowth, AFullMapAtItsMaximumIsAnErrorAndKeepsWhatWasCommitted) {
+  TempDir dir;
+  auto table = RouteTable::open_writable(dir.path(), MapLimits{128 * 1024, 256 * 1024});
+  ASSERT_OK(table);
+  Result<void> last = ok();
+  size_t committed = 0;
+  for (int batch = 0; batch < 1000 && last.ok(); ++batch) {
+    RouteTable::Batch puts;
+    for (int i = 0; i < 20; ++i) {
+      puts.puts.emplace_back("n" + std::to_string(batch) + "-" + std::to_string(i) + "." +
+                                 std::string(60, 'y') + ".test",
+                             route_to("127.0.0.1:9"));
+    }
+    last = table->write([&]() -> Result<RouteTable::Batch> { return puts; });
+    if (last) committed += puts.puts.size();
+  }
+  ASSERT_FALSE(last.ok());
+  EXPECT_ERR_WITH(last, "map-size-max");
+  auto listed = table->list();
+  ASSERT_OK(listed);
+  EXPECT_EQ(listed->size(), committed);
+  EXPECT_EQ(table->usage().map_bytes, 256u * 1024);
+}
+
 }  // namespace
 }  // namespace cloudlink

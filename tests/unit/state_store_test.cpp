@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "common/route_table.h"
+#include "control/state/records.h"
 #include "temp_dir.h"
 #include "test_result.h"
 
@@ -192,6 +193,28 @@ TEST_F(StateStoreTest, FailedLoginsAreThrottledPerSource) {
   EXPECT_OK(store_->login("bob", "bob-password", "203.0.113.6"));
   now_ += 3600;
   EXPECT_OK(store_->login("bob", "bob-password", "203.0.113.5"));
+}
+
+TEST_F(StateStoreTest, LoginFailuresDecayAndASuccessResetsTheUser) {
+  // 20 failures with made-up names from one source (every client behind a proxy looks like
+  // one): that source waits, another does not, and 15 minutes without failures later, with
+  // no success in between, neither does the first.
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(code_of(store_->login("made-up" + std::to_string(i), "wrong-password", "127.0.0.1")),
+              StateErrc::kUnauthorized);
+  }
+  EXPECT_EQ(code_of(store_->login("bob", "bob-password", "127.0.0.1")), StateErrc::kThrottled);
+  EXPECT_OK(store_->login("bob", "bob-password", "192.0.2.80"));
+  now_ += 900;
+  EXPECT_OK(store_->login("bob", "bob-password", "127.0.0.1"));
+  // Four failures, a success, four more: never throttled (5 free per user).
+  for (int round = 0; round < 2; ++round) {
+    for (int i = 0; i < 4; ++i) {
+      EXPECT_EQ(code_of(store_->login("alice", "wrong-password", "192.0.2.81")),
+                StateErrc::kUnauthorized);
+    }
+    EXPECT_OK(store_->login("alice", "alice-password", "192.0.2.81"));
+  }
 }
 
 TEST_F(StateStoreTest, TokensExpireAndAreRevoked) {
@@ -619,6 +642,182 @@ TEST_F(StateStoreTest, DeactivatedUserLosesLoginTokensAndKeysUntilApproved) {
   EXPECT_TRUE(line->has_value());
   // The old token stays revoked.
   EXPECT_EQ(code_of(store_->check_token(token->token)), StateErrc::kUnauthorized);
+}
+
+}  // namespace
+}  // namespace cloudlink::state
+
+namespace cloudlink::state {
+namespace {
+
+TEST(PrintableText, KeepsUtf8AndEscapesEveryOtherByte) {
+  EXPECT_EQ(printable_text("alice"), "alice");
+  EXPECT_EQ(printable_text("\xff\xfe"), "\\xff\\xfe");
+  EXPECT_EQ(printable_text(std::string("a\0b", 3)), "a\\x00b");
+  EXPECT_EQ(printable_text("a\\b"), "a\\x5cb");  // so the escapes are unambiguous
+  EXPECT_EQ(printable_text("\xc3\xa9t\xc3\xa9"), "\xc3\xa9t\xc3\xa9");
+  EXPECT_EQ(printable_text("\xed\xa0\x80"), "\\xed\\xa0\\x80");  // a surrogate
+  EXPECT_EQ(printable_text("\xe2\x82"), "\\xe2\\x82");           // truncated
+  std::string longest = printable_text(std::string(5000, 'a'));
+  EXPECT_LE(longest.size(), kMaxAuditField);
+  EXPECT_EQ(longest.substr(longest.size() - 3), "...");
+  // Every single byte value, and every pair, encodes and round-trips through a record.
+  for (int a = 0; a < 256; ++a) {
+    for (int b = 0; b < 256; b += 17) {
+      std::string bytes{static_cast<char>(a), static_cast<char>(b)};
+      AuditRecord record{1, 2, bytes, bytes, bytes, bytes, bytes};
+      auto decoded = decode_audit(be64_key(1), encode(record));
+      ASSERT_TRUE(decoded.ok()) << a << " " << b;
+      EXPECT_EQ(decoded->target, printable_text(bytes));
+    }
+  }
+}
+
+TEST_F(StateStoreTest, RegistrationModesAndInvitations) {
+  StoreOptions o = options();
+  o.registration = RegistrationMode::kClosed;
+  store_.reset();
+  store_ = std::move(StateStore::open(dir_.path(), o).value());
+  EXPECT_EQ(code_of(store_->signup("carol", "carol-password", "198.51.100.1")),
+            StateErrc::kForbidden);
+  EXPECT_EQ(code_of(store_->invitations_create(alice_)), StateErrc::kForbidden);
+  auto issued = store_->invitations_create(admin_, 60);
+  ASSERT_OK(issued);
+  auto carol = store_->signup("carol", "carol-password", "198.51.100.1", issued->code);
+  ASSERT_OK(carol);
+  EXPECT_TRUE(carol->active);
+  EXPECT_EQ(code_of(store_->signup("dave", "dave-password", "198.51.100.1", issued->code)),
+            StateErrc::kForbidden);  // single use
+  auto late = store_->invitations_create(admin_, 60);
+  ASSERT_OK(late);
+  now_ += 61;
+  EXPECT_EQ(code_of(store_->signup("erin", "erin-password", "198.51.100.1", late->code)),
+            StateErrc::kForbidden);  // expired
+  auto listed = store_->invitations_list(admin_);
+  ASSERT_OK(listed);
+  EXPECT_TRUE(listed->empty());  // the expired one is gone
+
+  o.registration = RegistrationMode::kOpen;
+  o.signups_per_source = 2;
+  store_.reset();
+  store_ = std::move(StateStore::open(dir_.path(), o).value());
+  auto open = store_->signup("frank", "frank-password", "198.51.100.2");
+  ASSERT_OK(open);
+  EXPECT_TRUE(open->active);
+  ASSERT_OK(store_->signup("gina", "gina-password", "198.51.100.2"));
+  auto limited = store_->signup("hank", "hank-password", "198.51.100.2");
+  EXPECT_EQ(code_of(limited), StateErrc::kThrottled);
+  EXPECT_GT(retry_after_seconds(limited.error()), 0);
+  EXPECT_OK(store_->signup("hank", "hank-password", "198.51.100.3"));
+}
+
+TEST_F(StateStoreTest, QuotasCountHomesPortBlocksAndMappings) {
+  StoreOptions o = options();
+  o.default_quota = {2, 2, 2};
+  store_.reset();
+  store_ = std::move(StateStore::open(dir_.path(), o).value());
+  Home one = make_home(alice_, "one");
+  make_home(alice_, "two");
+  auto third = store_->homes_create(alice_, "three", Keys::make("ed25519"));
+  ASSERT_FALSE(third.ok());
+  EXPECT_EQ(http_status(third.error()), 409);
+  EXPECT_EQ(third.error().context(), "quota: homes (2) reached for alice");
+  // An admin acting for alice is not held to it.
+  EXPECT_OK(store_->homes_create(admin_, "by-admin", Keys::make("ed25519"), "alice"));
+  ASSERT_OK(store_->mappings_create(alice_, one.id, mapping("a.example.com", {one.port_first})));
+  ASSERT_OK(store_->mappings_create(alice_, one.id, mapping("b.example.com", {one.port_first})));
+  auto over = store_->mappings_create(alice_, one.id, mapping("c.example.com", {one.port_first}));
+  ASSERT_FALSE(over.ok());
+  EXPECT_EQ(over.error().context(), "quota: mappings (2) reached for alice");
+  auto view = store_->quota_get(alice_, "alice");
+  ASSERT_OK(view);
+  EXPECT_EQ(view->used.homes, 3u);
+  EXPECT_EQ(view->used.port_blocks, 3u);
+  EXPECT_EQ(view->used.mappings, 2u);
+  EXPECT_EQ(code_of(store_->quota_get(alice_, "bob")), StateErrc::kForbidden);
+  EXPECT_EQ(code_of(store_->quota_set(alice_, "alice", {5, 5, 5})), StateErrc::kForbidden);
+  EXPECT_EQ(code_of(store_->quota_set(admin_, "nobody", {5, 5, 5})), StateErrc::kNotFound);
+  ASSERT_OK(store_->quota_set(admin_, "alice", {std::nullopt, 3u, std::nullopt}));
+  EXPECT_OK(store_->mappings_create(alice_, one.id, mapping("c.example.com", {one.port_first})));
+}
+
+TEST_F(StateStoreTest, HostnamePolicyRefusesSuffixesLiteralsAndOtherZones) {
+  StoreOptions o = options();
+  o.hostname_policy.allowed_domains = {"example.com", "Tenant.TEST"};
+  store_.reset();
+  store_ = std::move(StateStore::open(dir_.path(), o).value());
+  Home home = make_home(alice_, "names");
+  auto try_map = [&](const std::string& host) {
+    return store_->mappings_create(alice_, home.id, mapping(host, {home.port_first}));
+  };
+  for (const char* refused : {"co.uk", "*.co.uk", "github.io", "*.github.io", "127.0.0.1", "127.1",
+                              "0x7f.1", "2130706433", "1.2.3.4.5", "10.0.0.0x1"}) {
+    auto result = try_map(refused);
+    EXPECT_EQ(code_of(result), StateErrc::kInvalid) << refused;
+  }
+  auto outside = try_map("app.example.org");
+  EXPECT_EQ(code_of(outside), StateErrc::kForbidden);
+  EXPECT_ERR_WITH(outside, "allowed-domains");
+  EXPECT_EQ(code_of(try_map("notexample.com")), StateErrc::kForbidden);
+  for (const char* fine : {"example.com", "app.example.com", "*.example.com", "a.tenant.test"}) {
+    EXPECT_OK(try_map(fine)) << fine;
+  }
+  EXPECT_ERR_WITH(HostnamePolicy::make({{"*.example.com"}}), "allowed-domains");
+}
+
+TEST_F(StateStoreTest, TheMapGrowsWhenFullAndStopsAtItsMaximum) {
+  StoreOptions o = options();
+  o.map = {256 * 1024, 4 * 1024 * 1024};
+  o.default_quota = {100, 100000, 100};
+  TempDir small;
+  auto opened = StateStore::open(small.path(), o);
+  ASSERT_OK(opened);
+  auto& store = *opened.value();
+  ASSERT_OK(store.users_add(admin_, "alice", "alice-password", Role::kUser, true));
+  auto home = store.homes_create(alice_, "grow", Keys::make("ed25519"));
+  ASSERT_OK(home);
+  const size_t before = store.storage_usage()->state.map_bytes;
+  EXPECT_EQ(before, 256u * 1024);
+  Result<Mapping> last = Error(EIO, "none");
+  int created = 0;
+  for (; created < 20000; ++created) {
+    last = store.mappings_create(
+        alice_, home->id,
+        mapping("m" + std::to_string(created) + std::string(50, 'x') + ".example.com",
+                {home->port_first}));
+    if (!last.ok()) break;
+  }
+  ASSERT_FALSE(last.ok()) << "never full at 4 MiB";
+  EXPECT_EQ(http_status(last.error()), 507) << last.error().message();
+  EXPECT_ERR_WITH(last, "map-size-max");
+  auto usage = store.storage_usage();
+  ASSERT_OK(usage);
+  EXPECT_EQ(usage->state.map_bytes, 4u * 1024 * 1024);
+  EXPECT_GE(usage->state.growths, 4u);
+  // Everything acknowledged is there, and the routes followed every one of them.
+  auto listed = store.mappings_list(alice_, home->id);
+  ASSERT_OK(listed);
+  EXPECT_EQ(listed->size(), static_cast<size_t>(created));
+  EXPECT_EQ(store.expected_routes()->size(), static_cast<size_t>(created));
+  // Reads still answer at the maximum.
+  EXPECT_OK(store.authenticate("alice", "alice-password", "192.0.2.9"));
+}
+
+TEST_F(StateStoreTest, AuditRetentionPrunesByCountAndAge) {
+  StoreOptions o = options();
+  o.audit_retention = {50, 3600};
+  store_.reset();
+  store_ = std::move(StateStore::open(dir_.path(), o).value());
+  for (int i = 0; i < 200; ++i) ASSERT_OK(store_->revoke_user_tokens(admin_, "alice"));
+  auto usage = store_->storage_usage();
+  ASSERT_OK(usage);
+  EXPECT_LE(usage->audit_records, 50u + AuditRetention::kInlineBatch);
+  ASSERT_OK(store_->maintain());
+  EXPECT_EQ(store_->storage_usage()->audit_records, 50u);
+  now_ += 3601;
+  ASSERT_OK(store_->revoke_user_tokens(admin_, "alice"));
+  ASSERT_OK(store_->maintain());
+  EXPECT_EQ(store_->storage_usage()->audit_records, 1u);
 }
 
 }  // namespace
