@@ -172,10 +172,10 @@ bool read_request_line(std::string_view line, HeadResult& r, std::string_view& a
 
 }  // namespace
 
-HeadResult parse_request_head(std::span<const uint8_t> bytes) {
+HeadResult parse_request_head(std::span<const uint8_t> bytes, size_t max_head_bytes) {
   const std::string_view all(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-  const std::string_view data = all.substr(0, std::min(all.size(), kMaxRequestHeadBytes));
-  const bool capped = all.size() >= kMaxRequestHeadBytes;
+  const std::string_view data = all.substr(0, std::min(all.size(), max_head_bytes));
+  const bool capped = all.size() >= max_head_bytes;
 
   HeadResult r;
   size_t at = 0;
@@ -199,7 +199,8 @@ HeadResult parse_request_head(std::span<const uint8_t> bytes) {
     }
     if (capped) {
       r.status = HeadStatus::kTooLarge;
-      r.reason = "request head is larger than the cap";
+      r.reason = "request line is larger than the cap";
+      r.line_too_long = true;
       return r;
     }
     return r;
@@ -211,6 +212,7 @@ HeadResult parse_request_head(std::span<const uint8_t> bytes) {
   std::string_view host_header;
   bool have_host = false;
   at = line.next;
+  const size_t fields_begin = at;
   for (;;) {
     line = next_line(data, at);
     if (line.bare_cr) return malformed("bare CR in a header line");
@@ -266,8 +268,34 @@ HeadResult parse_request_head(std::span<const uint8_t> bytes) {
   }
   r.host = host;
   r.head_length = at;
+  // The fields end where the empty line starts: one LF, or CR LF, before `at`.
+  size_t fields_end = at - 1;
+  if (fields_end > fields_begin && data[fields_end - 1] == '\r') --fields_end;
+  r.fields = data.substr(fields_begin, fields_end - fields_begin);
   r.status = HeadStatus::kComplete;
   return r;
+}
+
+FieldValue find_field(const HeadResult& head, std::string_view name) {
+  FieldValue found;
+  std::string_view rest = head.fields;
+  while (!rest.empty()) {
+    const size_t end = std::min(rest.find('\n'), rest.size());
+    std::string_view text = rest.substr(0, end);
+    rest.remove_prefix(std::min(end + 1, rest.size()));
+    if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
+    // The parser checked every line: a token, a colon, a value of field characters.
+    const size_t colon = text.find(':');
+    if (colon == std::string_view::npos || !iequals(text.substr(0, colon), name)) continue;
+    if (found.count++ > 0) continue;
+    std::string_view value = text.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
+      value.remove_prefix(1);
+    }
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+    found.value = value;
+  }
+  return found;
 }
 
 }  // namespace cloudlink::http

@@ -7,9 +7,11 @@
 #include <optional>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include <filesystem>
 
+#include "common/cidr.h"
 #include "common/hostname.h"
 #include "common/log.h"
 #include "common/settings_cli.h"
@@ -236,6 +238,20 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--token-hours", token_hours, "lifetime of a login token")
       ->check(CLI::Range(1, 24 * 365))
       ->capture_default_str();
+  std::vector<std::string> serve_proxies;
+  serve_cmd->add_option("--accept-proxy-from", serve_proxies,
+                        "CIDR of a load balancer (the dataplane) whose PROXY v1/v2 header is "
+                        "required and trusted, repeatable");
+  serve_cmd
+      ->add_option("--max-connections", serve.serve.server.max_connections,
+                   "connections at once (lowered to fit RLIMIT_NOFILE)")
+      ->check(CLI::Range(1u, 1000000u))
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--max-connections-per-source", serve.serve.server.max_connections_per_source,
+                   "connections at once from one client address")
+      ->check(CLI::Range(1u, 1000000u))
+      ->capture_default_str();
   cloudlink::control::TenantFlags tenant;
   cloudlink::control::add_tenant_flags(*serve_cmd, tenant);
   std::string serve_config;
@@ -282,6 +298,14 @@ int main(int argc, char** argv) {
       return cloudlink::control::kExitUsage;
     }
     serve.store.token_ttl_seconds = token_hours * 3600;
+    for (const std::string& text : serve_proxies) {
+      auto network = cloudlink::Cidr::parse(text);
+      if (!network) {
+        cloudlink::log_line("--accept-proxy-from %s", network.error().context().c_str());
+        return cloudlink::control::kExitUsage;
+      }
+      serve.serve.server.trusted_proxies.push_back(*network);
+    }
     if (!acme.hostname.empty()) {
       if (acme.acme.directory_url.empty() || acme.tls_dir.empty()) {
         cloudlink::log_line("--acme-hostname needs --acme-directory and --tls-dir");
@@ -304,6 +328,7 @@ int main(int argc, char** argv) {
       }
       std::tie(acme.challenge_host, acme.challenge_port) = challenge.value();
       acme.account_key_file = serve.serve.data_dir + "/acme/account.pem";
+      acme.trusted_proxies = serve.serve.server.trusted_proxies;
       serve.serve.server.tls_cert_file = acme.chain_file();
       serve.serve.server.tls_key_file = acme.key_file();
       serve.own_certificate = std::move(acme);

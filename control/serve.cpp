@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <thread>
@@ -24,6 +25,27 @@ Result<std::pair<std::string, uint16_t>> parse_listen(const std::string& listen)
   return std::make_pair(host, any_port ? uint16_t{0} : address->port());
 }
 
+uint32_t fit_descriptor_limit(uint32_t max_connections) {
+  // Descriptors kept for what is not a client connection: LMDB, the ACME client and responder,
+  // files handlers open, the loop's own.
+  constexpr rlim_t kReserved = 128;
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return max_connections;
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  if (limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur >= rlim_t{max_connections} + kReserved) {
+    return max_connections;
+  }
+  const auto fits =
+      static_cast<uint32_t>(limit.rlim_cur > kReserved + 16 ? limit.rlim_cur - kReserved : 16);
+  log_line("at most %u connections: RLIMIT_NOFILE is %llu (raise LimitNOFILE= for more)", fits,
+           static_cast<unsigned long long>(limit.rlim_cur));
+  return fits;
+}
+
 int run_serve(const ServeOptions& options) {
   // Block the stop signals before any thread exists, so every thread inherits the mask and
   // only the waiter below receives them.
@@ -38,7 +60,9 @@ int run_serve(const ServeOptions& options) {
     log_line("%s", listen.error().message().c_str());
     return 1;
   }
-  http::Server server(options.server);
+  http::ServerOptions server_options = options.server;
+  server_options.max_connections = fit_descriptor_limit(server_options.max_connections);
+  http::Server server(std::move(server_options));
   auto routes = http::add_standard_routes(server);
   if (routes && options.add_routes) routes = options.add_routes(server);
   if (!routes) {

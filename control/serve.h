@@ -5,6 +5,7 @@
 // (control/api/serve_api.h).
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 
@@ -27,7 +28,12 @@ struct ServeOptions {
 // Splits "1.2.3.4:80" / "[::1]:80" into the host the server binds and the port (0 allowed).
 Result<std::pair<std::string, uint16_t>> parse_listen(const std::string& listen);
 
+// Raises RLIMIT_NOFILE's soft limit to the hard one, so thousands of sockets fit, and returns
+// max_connections, lowered (and logged) when the descriptors left cannot hold that many.
+uint32_t fit_descriptor_limit(uint32_t max_connections);
+
 // Serves until SIGINT or SIGTERM; prints `listening on ADDR:PORT` on stderr once bound.
+// Before anything else, fits the connection limit to the descriptors (fit_descriptor_limit).
 // Returns the process exit code (0 after a signal, 1 on a start-up error, printed).
 int run_serve(const ServeOptions& options);
 

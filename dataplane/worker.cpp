@@ -13,6 +13,7 @@
 #include <ctime>
 
 #include "common/log.h"
+#include "common/proxy_accept.h"
 #include "dataplane/access_log.h"
 #include "dataplane/clienthello.h"
 
@@ -288,9 +289,7 @@ void Worker::on_accept(size_t listener, int res, unsigned flags) {
   if (::getsockname(res, reinterpret_cast<sockaddr*>(&sa), &len) == 0) {
     c.local_addr = SocketAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&sa), len);
   }
-  for (const Cidr& network : config_.trusted_proxies) {
-    if (network.contains(c.client_addr)) c.proxy_expected = true;
-  }
+  c.proxy_expected = is_trusted_proxy(config_.trusted_proxies, c.client_addr);
   int one = 1;
   ::setsockopt(res, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   c.hello = take_hello_buffer();

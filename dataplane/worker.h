@@ -11,6 +11,7 @@
 #include <optional>
 #include <vector>
 
+#include "common/deadline_list.h"
 #include "common/result.h"
 #include "common/route_table.h"
 #include "common/unique_fd.h"
@@ -18,7 +19,6 @@
 #include "dataplane/config.h"
 #include "dataplane/connection.h"
 #include "dataplane/connection_limit.h"
-#include "dataplane/deadline_list.h"
 #include "dataplane/metrics.h"
 #include "dataplane/pipe_pool.h"
 #include "dataplane/target_balancer.h"

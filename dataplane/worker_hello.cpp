@@ -10,7 +10,7 @@
 #include "common/hostname.h"
 #include "common/http_head.h"
 #include "common/log.h"
-#include "common/proxy_v1.h"
+#include "common/proxy_accept.h"
 #include "common/proxy_v2.h"
 #include "dataplane/clienthello.h"
 #include "dataplane/tls_alert.h"
@@ -76,36 +76,23 @@ void Worker::on_hello_recv(uint32_t slot, int res) {
 // what follows is read as if it came first. False when the connection is closed or more
 // bytes are needed (a recv is armed).
 bool Worker::take_proxy_header(uint32_t slot) {
-  // More than enough for v2 with a load balancer's TLVs; far below the hello buffer.
-  constexpr size_t kMaxAcceptedProxyHeader = 1024;
   Connection& c = conn(slot);
   uint8_t* data = c.hello.get() + kHelloHeadroom;
-  const std::span<const uint8_t> received(data, c.hello_length);
-  if (!c.proxy_expected) {
-    // From anyone else a PROXY header is refused outright, not read as a bad hello.
-    static constexpr uint8_t kV2Signature[] = {0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D,
-                                               0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A};
-    const bool v1 = c.hello_length >= 6 && std::memcmp(data, "PROXY ", 6) == 0;
-    const bool v2 = c.hello_length >= sizeof kV2Signature &&
-                    std::memcmp(data, kV2Signature, sizeof kV2Signature) == 0;
-    if (v1 || v2) {
-      close_connection(slot, CloseResult::kBadProxy);
-      return false;
-    }
-    return true;
-  }
-  ProxyV2Header header;
-  const char* error = nullptr;
-  switch (decode_proxy_header(received, kMaxAcceptedProxyHeader, header, &error)) {
-    case ProxyParseStatus::kNeedMore:
+  const ProxyIntakeResult intake = cloudlink::take_proxy_header(
+      std::span<const uint8_t>(data, c.hello_length), c.proxy_expected);
+  switch (intake.status) {
+    case ProxyIntake::kNoHeader:
+      return true;
+    case ProxyIntake::kNeedMore:
       submit_hello_recv(slot);
       return false;
-    case ProxyParseStatus::kInvalid:
+    case ProxyIntake::kRefused:
       close_connection(slot, CloseResult::kBadProxy);
       return false;
-    case ProxyParseStatus::kComplete:
+    case ProxyIntake::kTaken:
       break;
   }
+  const ProxyV2Header& header = intake.header;
   if (!header.local_command && !header.source.empty()) {
     c.client_addr = header.source;
     c.local_addr = header.destination;

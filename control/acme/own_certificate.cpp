@@ -9,6 +9,7 @@
 #include "common/acme/certificate_info.h"
 #include "common/acme/secret_file.h"
 #include "common/log.h"
+#include "common/proxy_accept.h"
 
 namespace cloudlink::control::acme {
 namespace {
@@ -106,9 +107,23 @@ void OwnCertificate::attach_metrics(prometheus::Registry& registry) {
   orders_failed_ = &orders.Add({{"result", "error"}});
 }
 
+Result<bool> system_route_proxy_v2(const std::vector<Cidr>& trusted,
+                                   const SocketAddress& tls_target,
+                                   const SocketAddress& http_target) {
+  const bool tls = is_trusted_proxy(trusted, tls_target);
+  const bool http = is_trusted_proxy(trusted, http_target);
+  if (tls != http) {
+    const SocketAddress& in = tls ? tls_target : http_target;
+    const SocketAddress& out = tls ? http_target : tls_target;
+    return invalid("--accept-proxy-from holds " + in.to_string() + " but not " + out.to_string() +
+                   ": the dataplane sends control's name a PROXY header to both or to neither");
+  }
+  return tls;
+}
+
 Result<void> OwnCertificate::start(state::StateStore& store, const SocketAddress& tls_target) {
-  auto responder = ca::HttpChallengeServer::start(options_.challenge_host, options_.challenge_port,
-                                                  options_.hostname);
+  auto responder = ChallengeSite::start(options_.challenge_host, options_.challenge_port,
+                                        options_.hostname, options_.trusted_proxies);
   if (!responder) return responder.error();
   responder_ = std::move(responder.value());
   state::SystemRoute route;
@@ -117,14 +132,18 @@ Result<void> OwnCertificate::start(state::StateStore& store, const SocketAddress
   auto http = reachable_address(options_.challenge_host, responder_->port());
   if (!http) return http.error();
   route.http_target = http.value();
+  auto proxy = system_route_proxy_v2(options_.trusted_proxies, route.tls_target, route.http_target);
+  if (!proxy) return proxy.error();
+  route.proxy_v2 = proxy.value();
   if (auto set =
           store.system_routes_set(state::Caller{"control", state::Role::kAdmin, "local"}, {route});
       !set) {
     return Error(set.error().code(),
                  "acme: the route for " + options_.hostname + ": " + set.error().context());
   }
-  log_line("acme: %s routes to %s (TLS) and %s (HTTP-01 challenges)", options_.hostname.c_str(),
-           tls_target.to_string().c_str(), route.http_target.to_string().c_str());
+  log_line("acme: %s routes to %s (TLS) and %s (HTTP-01 challenges)%s", options_.hostname.c_str(),
+           tls_target.to_string().c_str(), route.http_target.to_string().c_str(),
+           route.proxy_v2 ? ", with a PROXY v2 header" : "");
   thread_ = std::thread([this] { run(); });
   return ok();
 }

@@ -1,11 +1,12 @@
 // cloudlink-control's certificate for its own name (the VPS's), from ACME HTTP-01 through the
 // same :80 path the homes use. A system route (control/state) sends the name's plain HTTP to
-// a challenge responder control runs on loopback, and its TLS to control's own --listen-tls
-// listener. A thread orders a certificate when there is none (or only the placeholder written
-// at the first start) and renews it at two thirds of its lifetime, retrying failures with
-// capped exponential backoff. The key (0600) and the full chain are each written atomically
-// into the TLS directory, where the listener's reload (control/http/tls_context.h) picks them
-// up; a failed order leaves the files as they were.
+// a challenge responder control runs on loopback (control/acme/challenge_site.h), and its TLS
+// to control's own --listen-tls listener; with PROXY v2 when control reads it from the
+// dataplane (system_route_proxy_v2). A thread orders a certificate when there is none (or only the
+// placeholder written at the first start) and renews it at two thirds of its lifetime, retrying
+// failures with capped exponential backoff. The key (0600) and the full chain are each written
+// atomically into the TLS directory, where the listener's reload (control/http/tls_context.h) picks
+// them up; a failed order leaves the files as they were.
 #pragma once
 
 #include <atomic>
@@ -15,15 +16,17 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 
 #include "common/acme/acme_client.h"
-#include "common/acme/challenge_server.h"
+#include "common/cidr.h"
 #include "common/result.h"
 #include "common/socket_address.h"
+#include "control/acme/challenge_site.h"
 #include "control/acme/renewal.h"
 #include "control/state/state_store.h"
 
@@ -36,6 +39,8 @@ struct OwnCertificateOptions {
   std::string account_key_file;       // the ACME account key (0600), created when absent
   std::string challenge_host = "127.0.0.1";
   uint16_t challenge_port = 0;  // 0: any free port (the system route names the one bound)
+  // --accept-proxy-from: read by both listeners; decides the route's PROXY v2 flag.
+  std::vector<Cidr> trusted_proxies;
   Backoff backoff;
 
   std::string chain_file() const { return tls_dir + "/fullchain.pem"; }
@@ -61,8 +66,11 @@ class OwnCertificate {
   void attach_metrics(prometheus::Registry& registry);
 
   // Once the TLS listener is bound at tls_target: binds the challenge responder, writes the
-  // system route for the hostname (conflict when a home maps it) and starts the renewal
-  // thread. Call it after the process has blocked its stop signals: it starts threads.
+  // system route for the hostname (conflict when a home maps it; PROXY v2 as
+  // system_route_proxy_v2 says) and starts the renewal thread. Call it after the process has
+  // blocked its stop signals, and before the API listener serves its first connection: it
+  // starts threads, and the route must say what the listeners expect before the dataplane
+  // sends anything.
   Result<void> start(state::StateStore& store, const SocketAddress& tls_target);
 
  private:
@@ -73,7 +81,7 @@ class OwnCertificate {
   std::optional<cloudlink::acme::CertificateInfo> current() const;
 
   OwnCertificateOptions options_;
-  std::unique_ptr<cloudlink::acme::HttpChallengeServer> responder_;
+  std::unique_ptr<ChallengeSite> responder_;
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;            // under mutex_, for the waits
@@ -87,5 +95,15 @@ class OwnCertificate {
 // Where the dataplane reaches a listener bound at host:port: the host itself, or loopback
 // when the listener is bound to every address (0.0.0.0, ::).
 Result<SocketAddress> reachable_address(const std::string& host, uint16_t port);
+
+// Whether control's system route asks the dataplane for a PROXY v2 header: exactly when the
+// trusted networks hold the addresses the dataplane reaches control at. The dataplane runs on
+// the same VPS and connects to a local address from that same address, so its connections
+// then come from a trusted peer, which must send the header, and otherwise from an untrusted
+// one, which must not: the flag and the listeners cannot disagree. The flag covers both
+// targets, so an --accept-proxy-from that holds one of them and not the other is an error.
+Result<bool> system_route_proxy_v2(const std::vector<Cidr>& trusted,
+                                   const SocketAddress& tls_target,
+                                   const SocketAddress& http_target);
 
 }  // namespace cloudlink::control::acme

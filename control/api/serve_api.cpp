@@ -34,8 +34,9 @@ int run_api_serve(ApiServeOptions options) {
       log_line("%s", listen.error().message().c_str());
       return 1;
     }
-    options.serve.on_bound = [&](uint16_t port) -> Result<void> {
-      auto target = acme::reachable_address(listen->first, port);
+    // host by value: listen ends with this block, the callback runs later in run_serve.
+    options.serve.on_bound = [&store, &own, host = listen->first](uint16_t port) -> Result<void> {
+      auto target = acme::reachable_address(host, port);
       if (!target) return target.error();
       return own->start(**store, target.value());
     };

@@ -19,10 +19,28 @@ HttpMetrics::HttpMetrics(std::shared_ptr<prometheus::Registry> registry)
                    .Name("cloudlink_control_http_request_duration_seconds")
                    .Help("Control API request handling time (headers read to response written)")
                    .Register(*registry_);
+  connections_ = &prometheus::BuildGauge()
+                      .Name("cloudlink_control_http_connections")
+                      .Help("Control API connections open now (any phase, TLS handshake included)")
+                      .Register(*registry_)
+                      .Add({});
+  refused_ = &prometheus::BuildCounter()
+                  .Name("cloudlink_control_http_connections_refused_total")
+                  .Help("Control API connections closed before a request, by reason")
+                  .Register(*registry_);
+  // Every reason from the start, at 0: a dashboard tells "none" from "not exported".
+  for (const char* reason :
+       {"max_connections", "per_source", "fd_limit", "bad_proxy", "tls_handshake"}) {
+    refused_->Add({{"reason", reason}});
+  }
+}
+
+void HttpMetrics::connection_refused(std::string_view reason) const {
+  refused_->Add({{"reason", std::string(reason)}}).Increment();
 }
 
 void HttpMetrics::observe(std::string_view route, std::string_view method, int status,
-                          double seconds) {
+                          double seconds) const {
   // Family::Add returns the existing child for known labels (a lookup under its mutex).
   requests_
       ->Add({{"route", std::string(route)},

@@ -58,12 +58,16 @@ std::string_view status_error_code(int status) {
       return "request_timeout";
     case 409:
       return "conflict";
+    case 411:
+      return "length_required";
     case 413:
       return "payload_too_large";
     case 414:
       return "uri_too_long";
     case 415:
       return "unsupported_media_type";
+    case 417:
+      return "expectation_failed";
     case 429:
       return "too_many_requests";
     case 431:

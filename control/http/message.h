@@ -1,7 +1,7 @@
-// What a control API handler sees (Request) and returns (Response). Handlers never touch the
-// HTTP library: the server builds a Request after its checks (route, size, content type, body
-// schema, bearer token presence) and writes the Response, so these types are all a handler
-// and its unit test need.
+// What a control API handler sees (Request) and returns (Response), and what the connection
+// loop hands the server (RawRequest). Handlers never touch HTTP framing: the server builds a
+// Request after its checks (route, size, content type, body schema, bearer token presence) and
+// the loop writes the Response, so these types are all a handler and its unit test need.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +16,23 @@
 #include "control/http/router.h"
 
 namespace cloudlink::control::http {
+
+// A request as the connection loop read it (control/http/connection.h): the input of
+// Server::handle().
+struct RawRequest {
+  std::string method;
+  std::string target;         // the request-target as sent (origin-form: path and query)
+  std::string path;           // percent-decoded
+  std::string content_type;   // the Content-Type header, as sent ("" when absent)
+  std::string authorization;  // the Authorization header, as sent
+  bool has_body = false;      // Content-Length or Transfer-Encoding was sent
+  std::string body;
+  // The query string's parameters, decoded, in order (a repeated name appears twice).
+  std::vector<std::pair<std::string, std::string>> query;
+  // The client: the peer, or the source a trusted load balancer's PROXY header named.
+  std::string remote_ip;
+  uint16_t remote_port = 0;
+};
 
 class Request {
  public:

@@ -135,6 +135,7 @@ std::string encode(const PortBlockRecord& r) {
 std::string encode(const SystemRoute& r) {
   json j{{"v", kRecordVersion}, {"owner", r.owner}, {"tls_target", r.tls_target.to_string()}};
   if (!r.http_target.empty()) j["http_target"] = r.http_target.to_string();
+  if (r.proxy_v2) j["proxy_protocol"] = "v2";
   return dump(j);
 }
 
@@ -258,6 +259,8 @@ Result<SystemRoute> decode_system_route(std::string_view key, std::string_view b
       if (!http) return Error(EIO, "state: system route " + r.hostname + ": bad http_target");
       r.http_target = http.value();
     }
+    // Absent in records written before the flag existed: no PROXY header.
+    r.proxy_v2 = j->value("proxy_protocol", std::string()) == "v2";
     return r;
   });
 }

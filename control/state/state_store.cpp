@@ -148,7 +148,8 @@ Result<Route> route_for(const Mapping& mapping) {
 }
 
 Result<Route> route_for(const SystemRoute& route) {
-  return make_route(route.owner, 0, std::span(&route.tls_target, 1), route.http_target);
+  const uint32_t flags = route.proxy_v2 ? uint32_t{kRouteProxyV2} : 0u;
+  return make_route(route.owner, flags, std::span(&route.tls_target, 1), route.http_target);
 }
 
 // ---------------------------------------------------------------------------------------------

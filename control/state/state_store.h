@@ -114,6 +114,7 @@ struct SystemRoute {
   std::string owner = "control";  // the route record's owning-home field
   SocketAddress tls_target;       // where the dataplane sends TLS for hostname
   SocketAddress http_target;      // plain HTTP on :80 (empty: none, the dataplane redirects)
+  bool proxy_v2 = false;          // the dataplane writes a PROXY v2 header to both targets
 };
 
 struct AuditRecord {

@@ -24,6 +24,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (r.head_length > size || r.head_length > cloudlink::http::kMaxRequestHeadBytes) std::abort();
   if (!inside(r.method, data, size) || !inside(r.host, data, size)) std::abort();
   if (r.target != "/" && r.target != "*" && !inside(r.target, data, size)) std::abort();
+  if (!inside(r.fields, data, size)) std::abort();
+  const auto host = cloudlink::http::find_field(r, "host");
+  if (!inside(host.value, data, size) || (r.version_minor == 1 && host.count == 0)) std::abort();
   const auto again = cloudlink::http::parse_request_head(input.first(r.head_length));
   if (again.status != HeadStatus::kComplete || again.host != r.host || again.target != r.target ||
       again.method != r.method) {

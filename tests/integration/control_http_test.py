@@ -7,6 +7,7 @@ import http.client
 import json
 import os
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -18,7 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 
 TESTSERVER = os.environ.get("CLOUDLINK_CONTROL_HTTP_TESTSERVER", "")
-READ_TIMEOUT = 2
+QUICK = 2  # seconds: "at once" on a busy box
 REQUEST_TIMEOUT = 4
 THREADS = 4
 
@@ -31,7 +32,6 @@ class ControlHttp(unittest.TestCase):
         work = h.temp_dir(cls)
         cls.port = h.free_port()
         cls.server = h.Process(cls, [TESTSERVER, "--listen", f"127.0.0.1:{cls.port}",
-                                     "--read-timeout", READ_TIMEOUT,
                                      "--request-timeout", REQUEST_TIMEOUT,
                                      "--threads", THREADS], "testserver", work)
         h.wait_for_listen(cls.port, cls.server)
@@ -218,11 +218,54 @@ class ControlHttp(unittest.TestCase):
         self.assertEqual(out.count(b'{"status":"ok"}'), 3, out)
         self.assertEqual(how, "eof")
 
+    def test_head_too_large_is_431_and_request_line_too_long_is_414(self):
+        head = b"GET /api/health HTTP/1.1\r\nHost: t\r\n" + b"X-Big: " + b"x" * 17000 + b"\r\n\r\n"
+        out, how, _ = self.raw_exchange(head)
+        self.assertTrue(out.startswith(b"HTTP/1.1 431 "), out[:100])
+        self.assertIn(b'"code":"headers_too_large"', out)
+        self.assertIn(how, ("eof", "reset"))
+        # 15 KiB of headers is within the cap.
+        fits = b"GET /api/health HTTP/1.1\r\nHost: t\r\nX-Big: " + b"x" * 15000 + b"\r\n"
+        out, _, _ = self.raw_exchange(fits + b"Connection: close\r\n\r\n")
+        self.assertTrue(out.startswith(b"HTTP/1.1 200 "), out[:100])
+        out, _, _ = self.raw_exchange(b"GET /" + b"a" * 17000 + b" HTTP/1.1\r\nHost: t\r\n\r\n")
+        self.assertTrue(out.startswith(b"HTTP/1.1 414 "), out[:100])
+        self.assertIn(b'"code":"uri_too_long"', out)
+
+    def test_chunked_body_is_411_and_other_expectations_417(self):
+        head = (f"POST {self.MAPPINGS} HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                f"Authorization: Bearer x\r\nTransfer-Encoding: chunked\r\n\r\n").encode()
+        out, how, _ = self.raw_exchange(head + b"5\r\nhello\r\n0\r\n\r\n")
+        self.assertTrue(out.startswith(b"HTTP/1.1 411 "), out)
+        self.assertIn(b'"code":"length_required"', out)
+        self.assertEqual(out.count(b"HTTP/1.1"), 1, "the chunks were parsed as a request")
+        out, _, _ = self.raw_exchange(b"POST /api/demo/homes/1/mappings HTTP/1.1\r\nHost: t\r\n"
+                                      b"Content-Length: 2\r\nExpect: magic\r\n\r\n{}")
+        self.assertTrue(out.startswith(b"HTTP/1.1 417 "), out)
+        self.assertIn(b'"code":"expectation_failed"', out)
+
+    def test_head_request_gets_the_length_without_a_body(self):
+        with h.connect(self.port) as sock:
+            sock.sendall(b"HEAD /api/health HTTP/1.1\r\nHost: t\r\n\r\n"
+                         b"GET /api/health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            out, _ = h.recv_until_closed(sock)
+        first, second = out.split(b"HTTP/1.1 200 OK", 2)[1:]
+        self.assertIn(b"Content-Length: 15\r\n", first)
+        self.assertTrue(first.endswith(b"\r\n\r\n"), first)
+        self.assertTrue(second.endswith(b'{"status":"ok"}'), second)
+
+    def test_bad_percent_escape_is_400(self):
+        out, _, _ = self.raw_exchange(b"GET /api/demo/homes/%zz HTTP/1.1\r\nHost: t\r\n\r\n")
+        self.assertTrue(out.startswith(b"HTTP/1.1 400 "), out)
+        self.assertIn(b"percent-escape", out)
+        status, _, body = self.json_request("GET", "/api/demo/homes/a%20b")
+        self.assertEqual((status, body), (200, {"id": "a b"}))
+
     def test_delete_without_content_length(self):
         out, _, seconds = self.raw_exchange(
             b"DELETE /api/demo/homes/3 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
         self.assertTrue(out.startswith(b"HTTP/1.1 204 "), out)
-        self.assertLess(seconds, READ_TIMEOUT, "the server waited for a body that has no length")
+        self.assertLess(seconds, QUICK, "the server waited for a body that has no length")
 
     # ---- OpenAPI ----
 
@@ -251,7 +294,8 @@ class ControlHttp(unittest.TestCase):
         self.assertIn("version", doc["info"])
         expected = {("/api/health", "get"), ("/api/openapi.json", "get"), ("/metrics", "get"),
                     ("/api/demo/homes/{id}/mappings", "post"), ("/api/demo/homes/{id}", "get"),
-                    ("/api/demo/homes/{id}", "delete"), ("/api/demo/throw", "get")}
+                    ("/api/demo/homes/{id}", "delete"), ("/api/demo/throw", "get"),
+                    ("/api/demo/sleep", "get")}
         found = {(path, method) for path, ops in doc["paths"].items() for method in ops}
         self.assertEqual(found, expected)
         ids = [op["operationId"] for ops in doc["paths"].values() for op in ops.values()]
@@ -270,6 +314,8 @@ class ControlHttp(unittest.TestCase):
                 with self.subTest(op=op["operationId"]):
                     url = path
                     for param in op.get("parameters", []):
+                        if param["in"] == "query":
+                            continue  # optional: the walk calls without them
                         self.assertEqual(param["in"], "path")
                         self.assertIn("{" + param["name"] + "}", path)
                         url = url.replace("{" + param["name"] + "}", "42")
@@ -331,10 +377,10 @@ class ControlHttp(unittest.TestCase):
     # ---- slow clients ----
 
     def test_stalled_clients_do_not_block_others_and_are_cut_off(self):
-        # Stalled connections on all workers but one, each holding half a request (a worker
-        # is held until the read timeout; connections beyond the pool wait in its queue).
+        # More stalled connections than handler threads, each holding half a request: they
+        # hold a timer each, not a thread.
         stalled = []
-        for _ in range(THREADS - 1):
+        for _ in range(THREADS * 4):
             sock = h.connect(self.port)
             sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: t\r\n")
             stalled.append(sock)
@@ -343,13 +389,14 @@ class ControlHttp(unittest.TestCase):
         start = time.monotonic()
         for _ in range(5):
             self.assertEqual(self.request("GET", "/api/health")[0], 200)
-        self.assertLess(time.monotonic() - start, READ_TIMEOUT,
+        self.assertLess(time.monotonic() - start, QUICK,
                         "requests waited behind stalled clients")
-        # Each stalled connection is answered 400 and closed after the read timeout.
+        # Each stalled connection is answered 408 and closed at the request deadline.
         for sock in stalled:
-            sock.settimeout(READ_TIMEOUT + 5)
+            sock.settimeout(REQUEST_TIMEOUT + 5)
             out, how = h.recv_until_closed(sock)
-            self.assertTrue(out.startswith(b"HTTP/1.1 400 "), out)
+            self.assertTrue(out.startswith(b"HTTP/1.1 408 "), out)
+            self.assertIn(b'"code":"request_timeout"', out)
             self.assertEqual(how, "eof")
 
     def test_trickling_client_is_cut_off_by_the_request_deadline(self):
@@ -368,7 +415,7 @@ class ControlHttp(unittest.TestCase):
                     sock.sendall(b"X")
                 except OSError:
                     return
-                time.sleep(READ_TIMEOUT / 2)
+                time.sleep(QUICK / 2)
 
         t = threading.Thread(target=trickle, daemon=True)
         t.start()
@@ -377,8 +424,95 @@ class ControlHttp(unittest.TestCase):
         closed.set()
         elapsed = time.monotonic() - start
         self.assertIn(how, ("eof", "reset"))
-        self.assertLess(elapsed, REQUEST_TIMEOUT + READ_TIMEOUT + 1, out)
+        self.assertLess(elapsed, REQUEST_TIMEOUT + QUICK + 1, out)
         self.assertGreaterEqual(elapsed, REQUEST_TIMEOUT - 1)
+
+
+class ControlHttpPoolAndProxy(unittest.TestCase):
+    """A testserver of its own per test: one handler thread and a short queue, or
+    --accept-proxy-from and a per-source limit."""
+
+    def serve(self, *flags):
+        work = h.temp_dir(self)
+        port = h.free_port()
+        proc = h.Process(self, [TESTSERVER, "--listen", f"127.0.0.1:{port}", *flags],
+                         "testserver", work)
+        h.wait_for_listen(port, proc)
+        return port
+
+    @staticmethod
+    def get(port, path, source="127.0.0.1", prefix=b""):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.settimeout(h.WAIT)
+        s.bind((source, 0))
+        s.connect(("127.0.0.1", port))
+        with s:
+            s.sendall(prefix + f"GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+                      .encode())
+            out, _ = h.recv_until_closed(s)
+        return out
+
+    def test_blocked_handlers_do_not_block_the_loop_and_the_queue_is_bounded(self):
+        port = self.serve("--threads", 1, "--max-queued", 1)
+        results = {}
+
+        def slow(name):
+            results[name] = self.get(port, "/api/demo/sleep?ms=1500")
+
+        first = threading.Thread(target=slow, args=("first",))
+        first.start()
+        # The one handler thread sleeps: the loop still answers what needs no handler.
+        time.sleep(0.3)
+        start = time.monotonic()
+        out = self.get(port, "/api/nothing" + "x" * 20000)
+        self.assertTrue(out.startswith(b"HTTP/1.1 414 "), out[:80])
+        self.assertLess(time.monotonic() - start, 1.0, "the loop waited for a handler")
+        second = threading.Thread(target=slow, args=("second",))
+        second.start()  # queued behind the first
+        time.sleep(0.3)
+        third = self.get(port, "/api/health")  # the queue (1) is full: 503 at once
+        self.assertTrue(third.startswith(b"HTTP/1.1 503 "), third)
+        self.assertIn(b"Retry-After: 1", third)
+        first.join(h.WAIT)
+        second.join(h.WAIT)
+        self.assertIn(b'"slept_ms":1500', results["first"])
+        self.assertIn(b'"slept_ms":1500', results["second"])
+        self.assertTrue(self.get(port, "/api/health").startswith(b"HTTP/1.1 200 "))
+
+    def test_proxy_header_from_the_trusted_network_names_the_client(self):
+        port = self.serve("--accept-proxy-from", "127.0.0.1/32",
+                          "--max-connections-per-source", 2)
+        v1 = b"PROXY TCP4 203.0.113.7 198.51.100.1 51234 443\r\n"
+        out = self.get(port, "/api/demo/sleep", prefix=v1)
+        self.assertIn(b'"source":"203.0.113.7"', out)
+        # v2, one byte at a time.
+        v2 = (b"\r\n\r\n\x00\r\nQUIT\n\x21\x11\x00\x0c" + socket.inet_aton("192.0.2.9")
+              + socket.inet_aton("198.51.100.1") + struct.pack("!HH", 40000, 80))
+        with socket.create_connection(("127.0.0.1", port), timeout=h.WAIT) as s:
+            for i in range(len(v2)):
+                s.sendall(v2[i:i + 1])
+                time.sleep(0.005)
+            s.sendall(b"GET /api/demo/sleep HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            out, _ = h.recv_until_closed(s)
+        self.assertIn(b'"source":"192.0.2.9"', out)
+        # Trusted peer, no header: closed without an answer. Untrusted peer with one: the same.
+        self.assertEqual(self.get(port, "/api/health"), b"")
+        self.assertEqual(self.get(port, "/api/health", source="127.0.0.2", prefix=v1), b"")
+        self.assertTrue(self.get(port, "/api/health", source="127.0.0.2")
+                        .startswith(b"HTTP/1.1 200 "))
+        # The per-source limit counts the client the header names, not the balancer.
+        held = []
+        for i in range(2):
+            s = socket.create_connection(("127.0.0.1", port), timeout=h.WAIT)
+            s.sendall(b"PROXY TCP4 203.0.113.8 198.51.100.1 %d 443\r\n" % (1000 + i))
+            held.append(s)
+        self.addCleanup(lambda: [s.close() for s in held])
+        h.wait_until(lambda: b"503" in self.get(
+            port, "/api/health", prefix=b"PROXY TCP4 203.0.113.8 198.51.100.1 3 443\r\n")[:20],
+            what="a third connection of 203.0.113.8 refused")
+        out = self.get(port, "/api/demo/sleep",
+                       prefix=b"PROXY TCP4 203.0.113.9 198.51.100.1 4 443\r\n")
+        self.assertIn(b'"source":"203.0.113.9"', out)
 
 
 if __name__ == "__main__":

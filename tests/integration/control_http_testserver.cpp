@@ -1,11 +1,15 @@
 // A control API server with the standard routes and a few demo routes, for
 // control_http_test.py: it exercises the HTTP layer (control/http) without the state store.
-//   control_http_testserver --listen 127.0.0.1:PORT [--read-timeout S] [--request-timeout S]
-//                           [--threads N]
+//   control_http_testserver --listen 127.0.0.1:PORT [--request-timeout S]
+//       [--keep-alive-timeout S] [--threads N] [--max-queued N] [--max-connections N]
+//       [--max-connections-per-source N] [--accept-proxy-from CIDR]
+#include <chrono>
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
+#include "common/cidr.h"
 #include "common/log.h"
 #include "control/serve.h"
 
@@ -61,6 +65,19 @@ Result<void> add_demo_routes(Server& server) {
   remove.handler = [](const Request&) { return Response::no_content(); };
   if (auto added = server.add(std::move(remove)); !added) return added;
 
+  // A handler that blocks, as login does for Argon2id: the loop must not wait for it.
+  Route sleep;
+  sleep.pattern = "/api/demo/sleep";
+  sleep.summary = "Sleep ms milliseconds, then answer";
+  sleep.query = {{"ms", 0, 10000, "how long"}};
+  sleep.responses = {{200, "Slept"}};
+  sleep.handler = [](const Request& request) {
+    const int64_t ms = request.query("ms").value_or(0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+    return Response::ok({{"slept_ms", ms}, {"source", request.source_ip()}});
+  };
+  if (auto added = server.add(std::move(sleep)); !added) return added;
+
   Route fail;
   fail.pattern = "/api/demo/throw";
   fail.summary = "A handler that throws";
@@ -78,12 +95,25 @@ int main(int argc, char** argv) {
     std::string flag = argv[i];
     if (flag == "--listen") {
       options.listen = argv[i + 1];
-    } else if (flag == "--read-timeout") {
-      options.server.read_timeout = std::chrono::seconds(std::atoi(argv[i + 1]));
     } else if (flag == "--request-timeout") {
       options.server.request_timeout = std::chrono::seconds(std::atoi(argv[i + 1]));
+    } else if (flag == "--keep-alive-timeout") {
+      options.server.keep_alive_timeout = std::chrono::seconds(std::atoi(argv[i + 1]));
     } else if (flag == "--threads") {
       options.server.threads = static_cast<size_t>(std::atoi(argv[i + 1]));
+    } else if (flag == "--max-queued") {
+      options.server.max_queued_requests = static_cast<size_t>(std::atoi(argv[i + 1]));
+    } else if (flag == "--max-connections") {
+      options.server.max_connections = static_cast<uint32_t>(std::atoi(argv[i + 1]));
+    } else if (flag == "--max-connections-per-source") {
+      options.server.max_connections_per_source = static_cast<uint32_t>(std::atoi(argv[i + 1]));
+    } else if (flag == "--accept-proxy-from") {
+      auto network = cloudlink::Cidr::parse(argv[i + 1]);
+      if (!network) {
+        std::fprintf(stderr, "--accept-proxy-from %s\n", network.error().context().c_str());
+        return 2;
+      }
+      options.server.trusted_proxies.push_back(*network);
     } else {
       std::fprintf(stderr, "unknown flag %s\n", argv[i]);
       return 2;

@@ -144,14 +144,14 @@ _dataplane_listening_on = {}
 class Process:
     """A child process with stdout and stderr captured to files (no pipe can fill up)."""
 
-    def __init__(self, testcase, argv, name, workdir):
+    def __init__(self, testcase, argv, name, workdir, preexec_fn=None):
         self.name = name
         self.argv = [str(a) for a in argv]
         self.stdout_path = os.path.join(workdir, f"{name}.stdout")
         self.stderr_path = os.path.join(workdir, f"{name}.stderr")
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
             self.popen = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=out,
-                                          stderr=err, cwd=workdir)
+                                          stderr=err, cwd=workdir, preexec_fn=preexec_fn)
         _live_processes.append(self.popen)
         on_cleanup(testcase, self.stop)
 

@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "common/deadline_list.h"
 #include "dataplane/access_log.h"
-#include "dataplane/deadline_list.h"
 #include "dataplane/http_answers.h"
 #include "dataplane/target_balancer.h"
 #include "dataplane/tls_alert.h"

@@ -85,6 +85,23 @@ TEST(OwnCertificate, ReachableAddressOfAWildcardBindIsLoopback) {
   EXPECT_EQ(reachable_address("::1", 443).value().to_string(), "[::1]:443");
 }
 
+TEST(OwnCertificate, SystemRouteAsksForProxyExactlyWhenControlReadsIt) {
+  const auto tls = SocketAddress::parse("127.0.0.1:8443").value();
+  const auto http = SocketAddress::parse("127.0.0.1:40000").value();
+  const auto loopback = Cidr::parse("127.0.0.1/32").value();
+  const auto other = Cidr::parse("10.0.0.0/8").value();
+  EXPECT_FALSE(system_route_proxy_v2({}, tls, http).value());
+  EXPECT_FALSE(system_route_proxy_v2({other}, tls, http).value());
+  EXPECT_TRUE(system_route_proxy_v2({loopback}, tls, http).value());
+  EXPECT_TRUE(
+      system_route_proxy_v2({other, Cidr::parse("127.0.0.0/8").value()}, tls, http).value());
+  // One target trusted and not the other: the flag cannot be right for both.
+  const auto elsewhere = SocketAddress::parse("127.0.0.2:40000").value();
+  auto mixed = system_route_proxy_v2({loopback}, tls, elsewhere);
+  ASSERT_FALSE(mixed.ok());
+  EXPECT_NE(mixed.error().context().find("127.0.0.2:40000"), std::string::npos);
+}
+
 class Prepare : public ::testing::Test {
  protected:
   OwnCertificateOptions options() {

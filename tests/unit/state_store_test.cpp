@@ -490,6 +490,20 @@ TEST_F(StateStoreTest, SystemRoutesSurviveSyncAndAreNotClaimable) {
   wild.hostname = "*.example.net";
   EXPECT_EQ(code_of(store_->system_routes_set(admin_, {wild})), StateErrc::kInvalid);
 
+  // The PROXY v2 flag reaches the route table and survives a sync.
+  SystemRoute proxied = own;
+  proxied.proxy_v2 = true;
+  ASSERT_OK(store_->system_routes_set(admin_, {proxied}));
+  ASSERT_EQ(reader->lookup("vps.example.com", route), LookupStatus::kFound);
+  EXPECT_TRUE(route.has_flag(kRouteProxyV2));
+  ASSERT_OK(store_->sync_routes(admin_));
+  ASSERT_EQ(reader->lookup("vps.example.com", route), LookupStatus::kFound);
+  EXPECT_TRUE(route.has_flag(kRouteProxyV2));
+  ASSERT_TRUE(store_->system_routes_list()->front().proxy_v2);
+  ASSERT_OK(store_->system_routes_set(admin_, {own}));
+  ASSERT_EQ(reader->lookup("vps.example.com", route), LookupStatus::kFound);
+  EXPECT_FALSE(route.has_flag(kRouteProxyV2));
+
   // Replacing the set removes the route of a hostname no longer in it.
   SystemRoute other = own;
   other.hostname = "api.example.com";

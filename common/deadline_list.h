@@ -1,12 +1,13 @@
 // An intrusive FIFO of connection slots ordered by deadline. Every member of one list has the
 // same timeout, so appending keeps it sorted and each operation is O(1): a waiting
-// connection costs one list link, not a kernel timer.
+// connection costs one list link, not a kernel timer or a thread. The dataplane's workers and
+// control's HTTP loop each keep one list per timeout they enforce.
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
-namespace cloudlink::dataplane {
+namespace cloudlink {
 
 inline constexpr uint32_t kNoSlot = UINT32_MAX;
 
@@ -56,4 +57,4 @@ class DeadlineList {
   uint32_t tail_ = kNoSlot;
 };
 
-}  // namespace cloudlink::dataplane
+}  // namespace cloudlink
