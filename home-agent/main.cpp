@@ -33,6 +33,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 3600))
       ->capture_default_str();
   CLI::App* status_cmd = app.add_subcommand("status", "show the running agent's tunnels");
+  bool status_json = false;
+  status_cmd->add_flag("--json", status_json,
+                       "one JSON document: each service, its tunnels, ports, certificate expiry");
 
   std::string hostname;
   CLI::App* ssh_cmd = app.add_subcommand(
@@ -42,11 +45,17 @@ int main(int argc, char** argv) {
   EnrollCli enroll(app);  // register, expose, unexpose
   CertCli cert(app);
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help is a ParseError that exits 0; any other is a usage error: 2, as documented,
+    // rather than CLI11's own codes (105, 106, ...).
+    return app.exit(e) == 0 ? kExitOk : kExitConfig;
+  }
   std::string config = config_path(config_flag);
   if (*keygen_cmd) return keygen_command(keygen);
   if (*run_cmd) return run_command(config, run);
-  if (*status_cmd) return status_command(config);
+  if (*status_cmd) return status_command(config, status_json);
   if (*ssh_cmd) return print_ssh_command(config, hostname);
   if (auto status = enroll.run(config_flag)) return *status;
   if (int status = cert.run(config_flag); status >= 0) return status;

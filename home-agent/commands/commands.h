@@ -24,7 +24,9 @@ struct RunOptions {
 };
 int run_command(const std::string& config_path, const RunOptions& options);
 
-int status_command(const std::string& config_path);
+// as_json: the machine-readable document of status_json.h. Either way kExitNotRunning when no
+// agent runs with this config.
+int status_command(const std::string& config_path, bool as_json);
 
 int print_ssh_command(const std::string& config_path, const std::string& hostname);
 

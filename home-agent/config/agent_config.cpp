@@ -117,7 +117,8 @@ Result<void> save_agent_config(const std::string& path, const AgentConfig& confi
   return write_file_atomically(path, text, 0600);
 }
 
-Result<void> require_runnable(const AgentConfig& config, std::string_view source) {
+Result<void> require_runnable(const AgentConfig& config, std::string_view source,
+                              bool need_services) {
   if (!config.ssh) return config_error(source, "ssh: missing (run `cloudlink-home register`)");
   if (config.ssh->private_key.empty()) return config_error(source, "ssh.private_key: missing");
   if (config.ssh->known_host_key.empty()) {
@@ -125,7 +126,8 @@ Result<void> require_runnable(const AgentConfig& config, std::string_view source
                         "ssh.known_host_key: missing (the server's host key is needed "
                         "to refuse an impostor)");
   }
-  if (config.services.empty()) return config_error(source, "services: none configured");
+  if (need_services && config.services.empty())
+    return config_error(source, "services: none configured");
   return ok();
 }
 

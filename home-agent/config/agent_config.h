@@ -113,8 +113,10 @@ std::string format_agent_config(const AgentConfig& config);
 Result<void> save_agent_config(const std::string& path, const AgentConfig& config);
 
 // What `run` needs beyond a well-formed file: ssh with host, private_key and known_host_key,
-// and at least one service. The error names source and the missing field.
-Result<void> require_runnable(const AgentConfig& config, std::string_view source);
+// and at least one service (unless need_services is false: a running agent reloads a config
+// whose last service was unexposed). The error names source and the missing field.
+Result<void> require_runnable(const AgentConfig& config, std::string_view source,
+                              bool need_services = true);
 
 // private_key resolved against the folder of config_path when relative.
 std::string resolve_key_path(const std::string& config_path, const std::string& key_path);

@@ -10,16 +10,13 @@
 #include "home-agent/control_client/control_client.h"
 #include "home-agent/enroll/config_lock.h"
 #include "home-agent/enroll/tunnel_ports.h"
+#include "home-agent/status/status_file.h"
 
 namespace cloudlink::home {
 namespace {
 
 // A refusal that is not an errno: the message says it all (no ": Invalid argument" tail).
 Error refusal(std::string message) { return Error(std::error_code(), std::move(message)); }
-
-// `run` reads the config once, at start.
-constexpr const char* kRestartNote =
-    "(an agent already running picks this up when `cloudlink-home run` is restarted)\n";
 
 // The config, held locked, and a client logged in as it says (or with fresh credentials).
 struct Session {
@@ -135,7 +132,8 @@ Result<std::string> expose_service(const ExposeOptions& options) {
     return saved.error();
   }
   return "exposed " + service->hostname + " -> " + service->target() + " through tunnel port(s) " +
-         join_ports(*ports) + (service->proxy_protocol ? " (PROXY v2)" : "") + "\n" + kRestartNote;
+         join_ports(*ports) + (service->proxy_protocol ? " (PROXY v2)" : "") + "\n" +
+         tell_agent_to_reload(options.access.config_path);
 }
 
 Result<std::string> unexpose_service(const ApiAccess& access, const std::string& hostname) {
@@ -157,7 +155,7 @@ Result<std::string> unexpose_service(const ApiAccess& access, const std::string&
   }
   config.services.erase(it);
   if (auto saved = save_agent_config(access.config_path, config); !saved) return saved.error();
-  return "unexposed " + name + note + "\n" + kRestartNote;
+  return "unexposed " + name + note + "\n" + tell_agent_to_reload(access.config_path);
 }
 
 }  // namespace cloudlink::home

@@ -4,7 +4,9 @@
 // and adds the service to cloudlink.yaml; unexpose deletes the mapping and removes the
 // service. The config file is rewritten only after the API call succeeded, so a refusal
 // (hostname taken, forbidden, control unreachable) leaves it as it was; each command holds
-// the config's ConfigLock from reading the file to writing it.
+// the config's ConfigLock from reading the file to writing it. Once the file is written, an
+// agent running with it is told to reload (SIGHUP; status_file.h), which changes only this
+// service's tunnels.
 #pragma once
 
 #include <string>

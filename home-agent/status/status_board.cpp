@@ -22,14 +22,28 @@ const char* state_name(TunnelState state) {
   return "unknown";
 }
 
-size_t StatusBoard::add(std::string name, std::string target, uint16_t tunnel_port) {
+size_t StatusBoard::add(std::string name, std::string target, uint16_t tunnel_port,
+                        std::string service) {
   std::lock_guard lock(mutex_);
   Entry& entry = entries_.emplace_back();
   entry.fixed.name = std::move(name);
+  entry.fixed.service = std::move(service);
   entry.fixed.target = std::move(target);
   entry.fixed.tunnel_port = tunnel_port;
   entry.fixed.since_unix = std::time(nullptr);
+  ++version_;
   return entries_.size() - 1;
+}
+
+void StatusBoard::retire(size_t tunnel) {
+  std::lock_guard lock(mutex_);
+  entries_[tunnel].retired = true;
+  ++version_;
+}
+
+StatusBoard::Entry& StatusBoard::entry(size_t index) {
+  std::lock_guard lock(mutex_);
+  return entries_[index];
 }
 
 void StatusBoard::set_state(size_t tunnel, TunnelState state, const std::string& error, bool log) {
@@ -52,21 +66,24 @@ void StatusBoard::set_state(size_t tunnel, TunnelState state, const std::string&
 }
 
 void StatusBoard::add_bytes(size_t tunnel, uint64_t in, uint64_t out) {
-  entries_[tunnel].bytes_in += in;
-  entries_[tunnel].bytes_out += out;
+  Entry& e = entry(tunnel);
+  e.bytes_in += in;
+  e.bytes_out += out;
 }
 
 void StatusBoard::channel_opened(size_t tunnel) {
-  ++entries_[tunnel].channels_total;
-  ++entries_[tunnel].channels_open;
+  Entry& e = entry(tunnel);
+  ++e.channels_total;
+  ++e.channels_open;
 }
 
-void StatusBoard::channel_closed(size_t tunnel) { --entries_[tunnel].channels_open; }
+void StatusBoard::channel_closed(size_t tunnel) { --entry(tunnel).channels_open; }
 
 std::vector<TunnelSnapshot> StatusBoard::snapshot() const {
   std::lock_guard lock(mutex_);
   std::vector<TunnelSnapshot> out;
   for (const Entry& e : entries_) {
+    if (e.retired) continue;
     TunnelSnapshot s = e.fixed;
     s.bytes_in = e.bytes_in.load();
     s.bytes_out = e.bytes_out.load();

@@ -15,7 +15,8 @@ enum class TunnelState { kStarting, kConnecting, kUp, kRetrying, kStopped };
 const char* state_name(TunnelState state);
 
 struct TunnelSnapshot {
-  std::string name;  // "app.example.com#0"
+  std::string name;     // "app.example.com#0"
+  std::string service;  // "app.example.com"
   std::string target;
   uint16_t tunnel_port = 0;
   TunnelState state = TunnelState::kStarting;
@@ -29,8 +30,12 @@ struct TunnelSnapshot {
 
 class StatusBoard {
  public:
-  // Registers a tunnel; returns its index. Call before any thread starts.
-  size_t add(std::string name, std::string target, uint16_t tunnel_port);
+  // Registers a tunnel; returns its index. Safe while other tunnels' threads run (a reload
+  // adds tunnels to a running agent).
+  size_t add(std::string name, std::string target, uint16_t tunnel_port, std::string service = {});
+  // Takes a tunnel off the board (a reload stopped it): snapshots leave it out. Its thread may
+  // still report to it while it winds down.
+  void retire(size_t tunnel);
 
   // Records a state (and the error that caused it, if any); logs a line when it changes
   // (unless log is false: the caller reports it in its own words).
@@ -46,11 +51,16 @@ class StatusBoard {
  private:
   struct Entry {
     TunnelSnapshot fixed;  // name, target, port, state, since, last_error (under mutex_)
+    bool retired = false;  // under mutex_
     std::atomic<uint64_t> bytes_in{0};
     std::atomic<uint64_t> bytes_out{0};
     std::atomic<uint64_t> channels_total{0};
     std::atomic<uint64_t> channels_open{0};
   };
+  // The entry at index: looked up under mutex_ (add() may grow the deque meanwhile); the
+  // entry itself never moves.
+  Entry& entry(size_t index);
+
   mutable std::mutex mutex_;
   std::deque<Entry> entries_;  // deque: entries never move once added
   std::atomic<uint64_t> version_{0};

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <ctime>
 #include <nlohmann/json.hpp>
+#include <system_error>
 
 #include "home-agent/config/atomic_file.h"
 
@@ -16,6 +17,12 @@ namespace {
 constexpr int64_t kStaleSeconds = 30;
 
 bool process_alive(pid_t pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM); }
+
+// /proc/PID/comm is the executable's name (at most 15 bytes): "cloudlink-home".
+bool is_cloudlink_home(pid_t pid) {
+  auto comm = read_bounded_file("/proc/" + std::to_string(pid) + "/comm", 64);
+  return comm.ok() && comm->rfind("cloudlink-home", 0) == 0;
+}
 
 std::string format_time(int64_t unix_time) {
   std::time_t t = unix_time;
@@ -55,6 +62,7 @@ Result<void> write_status_file(const std::string& path, pid_t pid, bool running,
   doc["tunnels"] = nlohmann::json::array();
   for (const auto& t : tunnels) {
     doc["tunnels"].push_back({{"name", t.name},
+                              {"service", t.service},
                               {"target", t.target},
                               {"tunnel_port", t.tunnel_port},
                               {"state", running ? state_name(t.state) : "stopped"},
@@ -66,6 +74,43 @@ Result<void> write_status_file(const std::string& path, pid_t pid, bool running,
                               {"last_error", t.last_error}});
   }
   return write_file_atomically(path, doc.dump(2) + "\n", 0600);
+}
+
+Result<AgentProcess> read_agent_process(const std::string& path) {
+  auto text = read_bounded_file(path, 1 << 20);
+  if (!text.ok()) return text.error();
+  nlohmann::json doc = nlohmann::json::parse(*text, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object() || !doc.contains("pid") ||
+      !doc["pid"].is_number_integer() || !doc.contains("updated") ||
+      !doc["updated"].is_number_integer()) {
+    return Error(std::error_code(), path + ": not a status file");
+  }
+  AgentProcess agent;
+  agent.pid = doc["pid"].get<pid_t>();
+  agent.updated_unix = doc["updated"].get<int64_t>();
+  agent.running = doc.value("running", false) == true && process_alive(agent.pid);
+  agent.stale = agent.running && std::time(nullptr) - agent.updated_unix > kStaleSeconds;
+  return agent;
+}
+
+std::string tell_agent_to_reload(const std::string& config_path) {
+  const std::string path = status_path_for(config_path);
+  auto agent = read_agent_process(path);
+  if (!agent.ok() || !agent->running) {
+    return "no agent is running with " + config_path + ": `cloudlink-home run` starts with it\n";
+  }
+  const std::string pid = std::to_string(agent->pid);
+  if (agent->stale || !is_cloudlink_home(agent->pid)) {
+    return "the agent that wrote " + path + " (pid " + pid +
+           ") has not updated it lately and was not told to reload: run `systemctl reload "
+           "cloudlink-home` or restart it\n";
+  }
+  if (::kill(agent->pid, SIGHUP) != 0) {
+    return "could not tell the running agent (pid " + pid + ") to reload (" +
+           std::error_code(errno, std::generic_category()).message() +
+           "): run `systemctl reload cloudlink-home` or `kill -HUP " + pid + "`\n";
+  }
+  return "told the running agent (pid " + pid + ") to reload: only this service's tunnels change\n";
 }
 
 Result<std::string> describe_status(const std::string& path) {

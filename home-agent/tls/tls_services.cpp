@@ -1,31 +1,41 @@
 #include "home-agent/tls/tls_services.h"
 
-#include <map>
-
 namespace cloudlink::home {
 
-Result<std::vector<std::unique_ptr<TlsTerminator>>> terminate_tls(const std::string& config_path,
-                                                                  std::vector<TunnelSpec>& specs) {
-  std::vector<std::unique_ptr<TlsTerminator>> terminators;
-  auto config = load_agent_config(config_path);
-  if (!config) return config.error();
-  const AcmeConfig acme = config->acme.value_or(AcmeConfig{});
-  std::map<std::string, uint16_t> ports;  // hostname -> its terminator's port
+std::string TlsTerminators::certificates_dir(const std::string& config_path, const AcmeConfig& acme,
+                                             const std::string& hostname) {
+  return certificate_paths(config_path, acme, hostname).dir;
+}
+
+Result<void> TlsTerminators::prepare(const std::string& config_path, const AcmeConfig& acme,
+                                     std::vector<TunnelSpec>& specs) {
+  std::map<Key, std::shared_ptr<TlsTerminator>> next;
   for (TunnelSpec& spec : specs) {
     if (!spec.service.terminate_tls) continue;
-    auto& port = ports[spec.service.hostname];
-    if (port == 0) {
-      auto started = TlsTerminator::start(
-          spec.service.hostname, certificate_paths(config_path, acme, spec.service.hostname),
-          spec.service.target_host, spec.service.target_port);
-      if (!started) return started.error();
-      port = (*started)->port();
-      terminators.push_back(std::move(*started));
+    const ServiceConfig& service = spec.service;
+    CertificatePaths paths = certificate_paths(config_path, acme, service.hostname);
+    Key key = service.hostname + "\n" + service.target() + "\n" + paths.dir;
+    auto& terminator = next[key];
+    if (!terminator) {
+      if (auto it = running_.find(key); it != running_.end()) {
+        terminator = it->second;
+      } else {
+        auto started =
+            TlsTerminator::start(service.hostname, paths, service.target_host, service.target_port);
+        if (!started) return started.error();
+        terminator = std::move(*started);
+      }
     }
     spec.service.target_host = "127.0.0.1";
-    spec.service.target_port = port;
+    spec.service.target_port = terminator->port();
   }
-  return terminators;
+  prepared_ = std::move(next);
+  return ok();
+}
+
+void TlsTerminators::commit() {
+  running_ = std::move(prepared_);
+  prepared_.clear();
 }
 
 }  // namespace cloudlink::home

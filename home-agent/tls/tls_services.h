@@ -1,7 +1,10 @@
 // `run`'s TLS termination: one TlsTerminator per service with terminate_tls, and that
-// service's tunnels pointed at it instead of at the service.
+// service's tunnels pointed at it instead of at the service. Across reloads a terminator is
+// kept while its service keeps its name, target and certificate folder, so its listening port
+// (which running tunnels point at) and its open connections stay.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -12,9 +15,25 @@
 
 namespace cloudlink::home {
 
-// Starts the terminators the config at config_path asks for and rewrites the targets of
-// their services' specs. Keep the result alive for as long as the tunnels run.
-Result<std::vector<std::unique_ptr<TlsTerminator>>> terminate_tls(const std::string& config_path,
-                                                                  std::vector<TunnelSpec>& specs);
+class TlsTerminators {
+ public:
+  // The certificate folder of hostname under the config at config_path.
+  static std::string certificates_dir(const std::string& config_path, const AcmeConfig& acme,
+                                      const std::string& hostname);
+
+  // Starts the terminators specs need that are not running yet and points the specs of
+  // terminate_tls services at theirs. Nothing changes until commit(): on an error the running
+  // terminators stay as they are.
+  Result<void> prepare(const std::string& config_path, const AcmeConfig& acme,
+                       std::vector<TunnelSpec>& specs);
+  // Makes the prepared set the running one; terminators no longer needed stop.
+  void commit();
+  size_t size() const { return running_.size(); }
+
+ private:
+  using Key = std::string;  // hostname, target and certificate folder
+  std::map<Key, std::shared_ptr<TlsTerminator>> running_;
+  std::map<Key, std::shared_ptr<TlsTerminator>> prepared_;
+};
 
 }  // namespace cloudlink::home

@@ -36,6 +36,15 @@ class HomeTunnelTest(unittest.TestCase):
             raise AssertionError("set CLOUDLINK_HOME to the built cloudlink-home")
         cls.work = h.temp_dir(cls, "cloudlink-tunnel.")
         os.chmod(cls.work, 0o755)
+        cls.setup_vps(cls)
+        cls.dp = h.Dataplane(cls, cls.work, data=cls.data)
+        cert, key = h.make_cert(cls.work, NAME)
+        cls.s_server, cls.s_server_port = h.start_s_server(cls, cls.work, cert, key)
+
+    @staticmethod
+    def setup_vps(cls):
+        """The VPS side without the dataplane: control serve (user alice, password alice-pw-1)
+        and sshd with the cloudlink drop-in; home_reload_test.py shares it."""
         sshd_setup._ensure_user(cls, "cloudlink")
         subprocess.run(["usermod", "-p", "*", "cloudlink"], check=True, timeout=h.WAIT,
                        capture_output=True)
@@ -56,9 +65,6 @@ class HomeTunnelTest(unittest.TestCase):
         control_api.check(r.returncode == 0, f"users add: {r.stderr}")
         cls.share_state_with_key_command()
         cls.start_sshd()
-        cls.dp = h.Dataplane(cls, cls.work, data=cls.data)
-        cert, key = h.make_cert(cls.work, NAME)
-        cls.s_server, cls.s_server_port = h.start_s_server(cls, cls.work, cert, key)
 
     @classmethod
     def share_state_with_key_command(cls):
