@@ -103,7 +103,8 @@ StatusJson status_json(const std::string& config_path) {
     if (!t.is_object() || !t.contains("service") || !t["service"].is_string()) continue;
     std::string hostname = t["service"].get<std::string>();
     if (!listed.insert(hostname).second) continue;
-    std::string target = t.contains("target") && t["target"].is_string() ? t["target"] : "";
+    std::string target =
+        t.contains("target") && t["target"].is_string() ? t["target"].get<std::string>() : "";
     json entry = service_entry(hostname, target, false, tunnels, running);
     entry["certificate"] = nullptr;
     services.push_back(std::move(entry));
