@@ -1,8 +1,18 @@
 #include "home-agent/tunnel/tunnel_set.h"
 
+#include <chrono>
+#include <map>
 #include <string>
 
 namespace cloudlink::home {
+
+namespace {
+
+// A stopping tunnel ends within its poll interval plus the SSH disconnect; one stuck in a
+// connection attempt may take its connect timeout: the new one does not wait for that.
+constexpr auto kWaitForOldTunnel = std::chrono::seconds(3);
+
+}  // namespace
 
 TunnelSet::TunnelSet(StatusBoard& board, FatalHandler fatal)
     : board_(board), fatal_(std::move(fatal)) {}
@@ -23,13 +33,21 @@ TunnelSet::Change TunnelSet::apply(const std::vector<TunnelSpec>& wanted,
   std::vector<Running> next;
   next.reserve(diff.keep.size() + diff.start.size());
   for (size_t i : diff.keep) next.push_back(std::move(running_[i]));
-  for (size_t i : diff.stop) retire(std::move(running_[i]));
-  for (size_t w : diff.start) next.push_back(start(wanted[w], ids[w]));
+  std::map<uint16_t, std::shared_ptr<std::atomic<bool>>> freed;  // port -> its old tunnel done
+  for (size_t i : diff.stop) {
+    freed[running_[i].id.tunnel_port] = running_[i].done;
+    retire(std::move(running_[i]));
+  }
+  for (size_t w : diff.start) {
+    auto old = freed.find(ids[w].tunnel_port);
+    next.push_back(start(wanted[w], ids[w], old == freed.end() ? nullptr : old->second));
+  }
   running_ = std::move(next);
   return Change{diff.start.size(), diff.stop.size(), diff.keep.size()};
 }
 
-TunnelSet::Running TunnelSet::start(TunnelSpec spec, const TunnelIdentity& id) {
+TunnelSet::Running TunnelSet::start(TunnelSpec spec, const TunnelIdentity& id,
+                                    std::shared_ptr<std::atomic<bool>> after) {
   Running tunnel;
   tunnel.id = id;
   // "app.example.com#k": k is the port's place in the service's list, as in the config.
@@ -41,11 +59,16 @@ TunnelSet::Running TunnelSet::start(TunnelSpec spec, const TunnelIdentity& id) {
   spec.board_index = tunnel.board_index;
   tunnel.stop = std::make_shared<std::atomic<bool>>(false);
   tunnel.done = std::make_shared<std::atomic<bool>>(false);
-  tunnel.thread =
-      std::thread([this, spec = std::move(spec), stop = tunnel.stop, done = tunnel.done] {
-        run_tunnel(spec, board_, *stop, fatal_);
-        done->store(true);
-      });
+  tunnel.thread = std::thread([this, spec = std::move(spec), stop = tunnel.stop, done = tunnel.done,
+                               after = std::move(after)] {
+    auto deadline = std::chrono::steady_clock::now() + kWaitForOldTunnel;
+    while (after && !after->load() && !stop->load() &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    run_tunnel(spec, board_, *stop, fatal_);
+    done->store(true);
+  });
   return tunnel;
 }
 

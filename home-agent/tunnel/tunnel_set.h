@@ -46,7 +46,11 @@ class TunnelSet {
     std::shared_ptr<std::atomic<bool>> done;
     std::thread thread;
   };
-  Running start(TunnelSpec spec, const TunnelIdentity& id);
+  // after: the done flag of a stopping tunnel on the same port, or null. The new tunnel waits
+  // for it (bounded) before connecting: sshd would refuse a second listener on the port until
+  // the old session is gone, and the refusal would cost a backoff delay.
+  Running start(TunnelSpec spec, const TunnelIdentity& id,
+                std::shared_ptr<std::atomic<bool>> after);
   void retire(Running tunnel);
 
   StatusBoard& board_;
