@@ -154,7 +154,9 @@ class HomeReloadTest(tunnel.HomeTunnelTest):
             lambda: re.search(r"reload refused: (.*)", agent.stderr_text()[log_before:]),
             h.WAIT, "the refusal in the agent's log")
         self.assertRegex(refused.group(1),
-                         re.escape(config) + r": .*; the 2 running tunnels stay as they are$")
+                         # a YAML syntax error is located by line and column
+                         re.escape(config) + r":\d+:\d+: .+; the 2 running tunnels stay as "
+                         r"they are$")
         self.assertTrue(serves(b_port, b"B1\n"))
         # A field with a bad value names the field.
         with open(config, "w") as f:
