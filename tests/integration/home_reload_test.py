@@ -12,6 +12,8 @@ client -> sshd (deploy/sshd/cloudlink.conf, keys from cloudlink-control authoriz
     the file and the field, and every tunnel keeps serving; a hand-edited target is applied
     to that service alone.
   * `status --json` lists each service with its tunnels, ports and states.
+  * What systemd is told (a NOTIFY_SOCKET of the test's own, WATCHDOG_USEC set): READY=1 with
+    a STATUS= line, RELOADING=1 then READY=1 around each reload, watchdog pings, STOPPING=1.
 
 sshd is set up as home_tunnel_test.py does. Skipped only when sshd cannot run here.
 """
@@ -23,6 +25,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import unittest
 
@@ -67,6 +70,56 @@ def serves(port, tag):
         return False
 
 
+class NotifySocket:
+    """A datagram socket standing in for systemd's notify socket; records each message."""
+
+    def __init__(self, owner, folder):
+        self.path = os.path.join(folder, "notify.sock")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.sock.settimeout(0.2)
+        self.messages = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+        h.on_cleanup(owner, self.close)
+
+    def _read(self):
+        while not self._stop.is_set():
+            try:
+                data = self.sock.recv(4096)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with self._lock:
+                self.messages.append(data.decode())
+
+    def since(self, start):
+        with self._lock:
+            return list(self.messages[start:])
+
+    def count(self):
+        with self._lock:
+            return len(self.messages)
+
+    def wait_for(self, field, start=0, what=None):
+        """Waits for a message holding field (e.g. "READY=1") from index start; returns its
+        index."""
+        def found():
+            for i, message in enumerate(self.since(start)):
+                if field in message.split("\n"):
+                    return start + i + 1
+            return None
+        return h.wait_until(found, h.WAIT, what or field) - 1
+
+    def close(self):
+        self._stop.set()
+        self._thread.join(h.WAIT)
+        self.sock.close()
+
+
 @unittest.skipIf(sshd_setup._skip_reason() is not None, sshd_setup._skip_reason() or "")
 class HomeReloadTest(tunnel.HomeTunnelTest):
 
@@ -108,10 +161,24 @@ class HomeReloadTest(tunnel.HomeTunnelTest):
         self.home_ok("expose", "c.test", "--to", c_backend.address, "--config", config)
         a_port, c_port = self.port_of("a.test"), self.port_of("c.test")
 
-        agent = h.Process(self, [enroll.HOME, "--config", config, "run"], "agent", folder)
+        notify = NotifySocket(self, folder)
+        saved = dict(os.environ)
+        os.environ.update(NOTIFY_SOCKET=notify.path, WATCHDOG_USEC="1000000")
+        try:
+            agent = h.Process(self, [enroll.HOME, "--config", config, "run"], "agent", folder)
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
         h.wait_for_listen(a_port, agent, timeout=30)
         h.wait_for_listen(c_port, agent, timeout=30)
         self.assertTrue(serves(c_port, b"C1\n"))
+        ready = notify.wait_for("READY=1")
+        self.assertIn("STATUS=2 of 2 tunnel(s) up for 2 service(s)",
+                      "\n".join(notify.since(0)))
+        # Pings every half WATCHDOG_USEC at least, from the main loop.
+        pings = notify.since(0).count("WATCHDOG=1")
+        h.wait_until(lambda: notify.since(0).count("WATCHDOG=1") >= pings + 3, h.WAIT,
+                     "three more watchdog pings")
 
         # A's download starts and is held after its first megabyte (the client stops
         # reading; the agent's pump and the backend's send wait on full buffers).
@@ -127,6 +194,8 @@ class HomeReloadTest(tunnel.HomeTunnelTest):
         b_port = self.port_of("b.test")
         h.wait_until(lambda: serves(b_port, b"B1\n"), 5, "b.test served through its tunnel")
         self.assertLess(time.monotonic() - told, 5.0)
+        reloading = notify.wait_for("RELOADING=1", ready + 1)
+        notify.wait_for("READY=1", reloading + 1, "READY=1 after the reload")
 
         out = self.home_ok("unexpose", "c.test", "--config", config)
         self.assertIn("told the running agent", out)
@@ -192,6 +261,7 @@ class HomeReloadTest(tunnel.HomeTunnelTest):
         self.assertTrue(agent.alive())
         agent.send_signal(signal.SIGTERM)
         self.assertEqual(agent.wait(), 0, agent.stderr_text())
+        notify.wait_for("STOPPING=1")
         code, _, doc = self.status_json(config)
         self.assertEqual(code, 3)
         self.assertFalse(doc["agent"]["running"])
