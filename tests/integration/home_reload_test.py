@@ -7,7 +7,9 @@ client -> sshd (deploy/sshd/cloudlink.conf, keys from cloudlink-control authoriz
 
   * A 100 MB download through service A is held half-way while B is exposed and C unexposed
     through the CLI against the running agent: B serves within 5 s, C's tunnel port is closed,
-    A's connection is never touched and completes byte-exact.
+    A's connection is never touched and completes byte-exact; a TLS connection through T
+    (--terminate-tls, the agent's own terminator) opened before stays open through every
+    reload and still echoes at the end.
   * A cloudlink.yaml that does not parse, sent with SIGHUP, is refused with one line naming
     the file and the field, and every tunnel keeps serving; a hand-edited target is applied
     to that service alone.
@@ -23,6 +25,7 @@ import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -148,6 +151,7 @@ class HomeReloadTest(tunnel.HomeTunnelTest):
         b_backend = h.TcpBackend(self, tagged_echo(b"B1\n"))
         b2_backend = h.TcpBackend(self, tagged_echo(b"B2\n"))
         c_backend = h.TcpBackend(self, tagged_echo(b"C1\n"))
+        t_backend = h.TcpBackend(self, tagged_echo(b"T1\n"))
         folder = h.temp_dir(self)
         key = os.path.join(folder, "home_key")
         config = os.path.join(folder, "cloudlink.yaml")
@@ -159,7 +163,15 @@ class HomeReloadTest(tunnel.HomeTunnelTest):
         out = self.home_ok("expose", "a.test", "--to", a_backend.address, "--config", config)
         self.assertIn("no agent is running", out)
         self.home_ok("expose", "c.test", "--to", c_backend.address, "--config", config)
-        a_port, c_port = self.port_of("a.test"), self.port_of("c.test")
+        self.home_ok("expose", "t.test", "--to", t_backend.address, "--terminate-tls",
+                     "--config", config)
+        a_port, c_port, t_port = (self.port_of(n) for n in ("a.test", "c.test", "t.test"))
+        # T's certificate where the agent looks for it (as `cert` would have put it).
+        cert_dir = os.path.join(folder, "certificates", "t.test")
+        os.makedirs(cert_dir, mode=0o700)
+        cert, key = h.make_cert(cert_dir, "t.test")
+        os.rename(cert, os.path.join(cert_dir, "fullchain.pem"))
+        os.chmod(key, 0o600)
 
         notify = NotifySocket(self, folder)
         saved = dict(os.environ)
@@ -171,9 +183,13 @@ class HomeReloadTest(tunnel.HomeTunnelTest):
             os.environ.update(saved)
         h.wait_for_listen(a_port, agent, timeout=30)
         h.wait_for_listen(c_port, agent, timeout=30)
+        h.wait_for_listen(t_port, agent, timeout=30)
         self.assertTrue(serves(c_port, b"C1\n"))
+        tls = ssl.create_default_context(cafile=os.path.join(cert_dir, "fullchain.pem"))
+        t_client = tls.wrap_socket(h.connect(t_port), server_hostname="t.test")
+        self.assertEqual(h.recv_exactly(t_client, 3), b"T1\n")
         ready = notify.wait_for("READY=1")
-        self.assertIn("STATUS=2 of 2 tunnel(s) up for 2 service(s)",
+        self.assertIn("STATUS=3 of 3 tunnel(s) up for 3 service(s)",
                       "\n".join(notify.since(0)))
         # Pings every half WATCHDOG_USEC at least, from the main loop.
         pings = notify.since(0).count("WATCHDOG=1")
@@ -205,12 +221,14 @@ class HomeReloadTest(tunnel.HomeTunnelTest):
         self.assertEqual(code, 0, doc)
         self.assertTrue(doc["agent"]["running"])
         self.assertEqual(doc["agent"]["pid"], agent.popen.pid)
-        self.assertEqual(set(services), {"a.test", "b.test"})
+        self.assertEqual(set(services), {"a.test", "b.test", "t.test"})
         self.assertEqual([t["tunnel_port"] for t in services["b.test"]["tunnels"]], [b_port])
         self.assertEqual(services["b.test"]["tunnels"][0]["state"], "up")
         self.assertEqual(services["a.test"]["tunnels_up"], 1)
         self.assertEqual(services["a.test"]["tunnels"][0]["connections_open"], 1)
         self.assertIsNone(services["a.test"]["certificate"])
+        expiry = services["t.test"]["certificate"]["not_after"]
+        self.assertAlmostEqual(expiry, time.time() + 2 * 86400, delta=3600)
 
         # A broken file on SIGHUP: refused with the reason, everything keeps serving.
         with open(config) as f:
@@ -224,7 +242,7 @@ class HomeReloadTest(tunnel.HomeTunnelTest):
             h.WAIT, "the refusal in the agent's log")
         self.assertRegex(refused.group(1),
                          # a YAML syntax error is located by line and column
-                         re.escape(config) + r":\d+:\d+: .+; the 2 running tunnels stay as "
+                         re.escape(config) + r":\d+:\d+: .+; the 3 running tunnels stay as "
                          r"they are$")
         self.assertTrue(serves(b_port, b"B1\n"))
         # A field with a bad value names the field.
@@ -235,7 +253,7 @@ class HomeReloadTest(tunnel.HomeTunnelTest):
         refused = h.wait_until(
             lambda: re.search(r"reload refused: (.*)", agent.stderr_text()[log_before:]),
             h.WAIT, "the refusal in the agent's log")
-        self.assertIn(f"{config}: services[1].target:", refused.group(1))
+        self.assertIn(f"{config}: services[2].target:", refused.group(1))
         self.assertTrue(serves(b_port, b"B1\n"))
 
         # A hand-edited target, then `systemctl reload` (SIGHUP): B alone moves to B2.
@@ -243,7 +261,7 @@ class HomeReloadTest(tunnel.HomeTunnelTest):
             f.write(good.replace(f'"{b_backend.address}"', f'"{b2_backend.address}"'))
         agent.send_signal(signal.SIGHUP)
         h.wait_until(lambda: serves(b_port, b"B2\n"), 5, "b.test served by the new target")
-        self.assertIn("1 tunnel started, 1 stopped, 1 kept", agent.stderr_text())
+        self.assertIn("1 tunnel started, 1 stopped, 2 kept", agent.stderr_text())
 
         # A's download, held through all of it, completes byte-exact.
         a_client.settimeout(60)
@@ -255,9 +273,14 @@ class HomeReloadTest(tunnel.HomeTunnelTest):
         a_client.close()
         self.assertEqual(digest.hexdigest(), hashlib.sha256(BLOB).hexdigest())
         self.assertEqual(len(a_backend.connections), 1)
-        # A's tunnel never went down: one "up" line for it in the whole log.
+        # T's TLS connection, open through every reload, still echoes.
+        t_client.sendall(b"ping\n")
+        self.assertEqual(h.recv_exactly(t_client, 5), b"ping\n")
+        t_client.close()
+        # A's and T's tunnels never went down: one "up" line each in the whole log.
         log = agent.stderr_text()
         self.assertEqual(len(re.findall(r"tunnel a\.test#0 .*: up", log)), 1, log)
+        self.assertEqual(len(re.findall(r"tunnel t\.test#0 .*: up", log)), 1, log)
         self.assertTrue(agent.alive())
         agent.send_signal(signal.SIGTERM)
         self.assertEqual(agent.wait(), 0, agent.stderr_text())
