@@ -27,7 +27,7 @@ namespace {
 // How long each side of a handover waits for the other before giving up (the old one then
 // keeps serving; a successor exits).
 constexpr std::chrono::milliseconds kHandoverPatience{30000};
-constexpr std::chrono::milliseconds kMetricsPortPatience{5000};
+constexpr std::chrono::milliseconds kMetricsPortPatience{10000};
 
 std::string describe(const Config& config, const Config& effective) {
   std::string text = "serving TLS on";
@@ -90,13 +90,19 @@ bool hand_over(Dataplane& dataplane, const Result<SuccessorCommand>& command,
 }
 
 // New side, after our workers accept on the handed-over sockets: become systemd's main
-// process, tell the predecessor, and take /metrics once it has let go of the port.
-void complete_takeover(Dataplane& dataplane, int sock) {
+// process (before the predecessor can exit), then tell the predecessor to stop accepting.
+Result<void> announce_takeover(int sock) {
   service::notify_main_pid(::getpid());
   service::notify_barrier(std::chrono::milliseconds(5000));
-  auto released = send_ready(sock);
-  if (released) released = wait_released(sock, kHandoverPatience);
-  if (!released) log_line("%s", released.error().message().c_str());
+  return send_ready(sock);
+}
+
+// Then take /metrics once the predecessor has let go of its port (civetweb's stop takes about
+// a second: scrapes in that window miss, connections do not).
+void take_metrics(Dataplane& dataplane, int sock) {
+  if (auto r = wait_released(sock, kHandoverPatience); !r) {
+    log_line("%s", r.error().message().c_str());
+  }
   if (auto r = dataplane.expose_metrics(kMetricsPortPatience); !r) {
     log_line("%s", r.error().message().c_str());
   }
@@ -146,13 +152,18 @@ int main(int argc, char** argv) {
   }
   const std::string status = describe(config, (*dataplane)->config());
   if (takeover) {
-    complete_takeover(**dataplane, takeover.get());
-    takeover.reset();
+    if (auto r = announce_takeover(takeover.get()); !r) {
+      log_line("%s", r.error().message().c_str());
+    }
     log_line("took over %zu listeners (pid %d)", inherited_count, static_cast<int>(::getpid()));
   }
   log_line("%s", status.c_str());
   log_fd_limit(config, fd_limit);
   service::notify_ready(status);
+  if (takeover) {
+    take_metrics(**dataplane, takeover.get());
+    takeover.reset();
+  }
 
   bool handed_over = false;
   while (true) {
