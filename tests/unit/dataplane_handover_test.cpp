@@ -6,13 +6,17 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
+#include <cstdio>
 #include <set>
 #include <thread>
 
 #include "dataplane/fd_limit.h"
 #include "dataplane/handover.h"
 #include "dataplane/listener.h"
+#include "dataplane/watchdog.h"
+#include "temp_dir.h"
 
 using namespace cloudlink;
 using namespace cloudlink::dataplane;
@@ -181,6 +185,64 @@ TEST(FdLimit, SaysWhenMaxConnectionsCannotFit) {
   auto raised = raise_fd_limit();
   ASSERT_TRUE(raised.ok()) << raised.error().message();
   EXPECT_EQ(raised->soft, raised->hard);
+}
+
+// systemd's side of sd_notify: a datagram socket named by NOTIFY_SOCKET.
+class FakeNotifySocket {
+ public:
+  FakeNotifySocket() {
+    path_ = dir_.path() + "/notify";
+    fd_ = UniqueFd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    std::snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path_.c_str());
+    EXPECT_EQ(::bind(fd_.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+    ::setenv("NOTIFY_SOCKET", path_.c_str(), 1);
+  }
+  ~FakeNotifySocket() { ::unsetenv("NOTIFY_SOCKET"); }
+  // Every datagram received so far, joined by '|'.
+  std::string take() {
+    std::string all;
+    char buffer[4096];
+    ssize_t n;
+    while ((n = ::recv(fd_.get(), buffer, sizeof buffer, 0)) > 0) {
+      if (!all.empty()) all += "|";
+      all.append(buffer, static_cast<size_t>(n));
+    }
+    return all;
+  }
+
+ private:
+  cloudlink::testing::TempDir dir_;
+  std::string path_;
+  UniqueFd fd_;
+};
+
+TEST(Watchdog, PingsOncePerPeriodAndOnlyWhileEveryWorkerTicks) {
+  FakeNotifySocket systemd;
+  const int64_t ms = 1'000'000;
+  Watchdog watchdog(2, std::chrono::microseconds(1000 * 1000));  // a period of 1 s
+  watchdog.beat(0, 5000 * ms);
+  watchdog.beat(1, 5000 * ms);
+  EXPECT_EQ(systemd.take(), "WATCHDOG=1");
+  watchdog.beat(0, 5500 * ms);
+  watchdog.beat(1, 5500 * ms);
+  EXPECT_EQ(systemd.take(), "");  // within the period
+  // Worker 1 wedged: worker 0 alone keeps ticking, and no heartbeat goes out.
+  for (int64_t t = 6600; t <= 9000; t += 100) watchdog.beat(0, t * ms);
+  EXPECT_EQ(systemd.take(), "");
+  watchdog.beat(1, 9050 * ms);
+  watchdog.beat(0, 9100 * ms);
+  EXPECT_EQ(systemd.take(), "WATCHDOG=1");
+  // After a handover the successor speaks for the service.
+  watchdog.silence();
+  watchdog.beat(0, 20000 * ms);
+  watchdog.beat(1, 20000 * ms);
+  EXPECT_EQ(systemd.take(), "");
+
+  Watchdog disabled(1, std::nullopt);
+  disabled.beat(0, 30000 * ms);
+  EXPECT_EQ(systemd.take(), "");
 }
 
 }  // namespace
