@@ -189,6 +189,7 @@ class UpgradeTest(unittest.TestCase):
 
         reader.join(h.WAIT * 8)
         self.assertFalse(reader.is_alive(), "the download did not finish")
+        download.close()  # the first process still relays it: its drain ends here
         clients.finish()
         self.assertEqual(clients.failures, [])
         self.assertGreater(clients.count(), 20 * (UPGRADES + 1))
