@@ -41,7 +41,17 @@ ino_t inode(int fd) {
   return st.st_ino;
 }
 
-SocketAddress loopback_port_zero() { return *SocketAddress::parse("127.0.0.1:0"); }
+// A loopback address with a port nobody listens on (the kernel's pick, then released).
+SocketAddress free_loopback_address() {
+  UniqueFd probe(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(::bind(probe.get(), reinterpret_cast<sockaddr*>(&sin), sizeof sin), 0);
+  socklen_t len = sizeof sin;
+  EXPECT_EQ(::getsockname(probe.get(), reinterpret_cast<sockaddr*>(&sin), &len), 0);
+  return *SocketAddress::parse("127.0.0.1:" + std::to_string(ntohs(sin.sin_port)));
+}
 
 SocketAddress bound_address(int fd) {
   sockaddr_storage sa;
@@ -55,7 +65,7 @@ TEST(Handover, EveryListenerArrivesAsTheSameSocketAcrossBatches) {
   std::vector<UniqueFd> listeners;
   std::vector<int> raw;
   for (size_t i = 0; i < kFdsPerBatch + 7; ++i) {
-    auto fd = open_listener(loopback_port_zero());
+    auto fd = open_listener(free_loopback_address());
     ASSERT_TRUE(fd.ok()) << fd.error().message();
     raw.push_back(fd->get());
     listeners.push_back(std::move(fd).value());
@@ -109,7 +119,7 @@ TEST(Handover, ASuccessorThatGoesAwayOrStaysSilentIsAnErrorNotAHang) {
 TEST(AssignListeners, KeepsEveryHandedSocketAndOpensOnlyWhatIsMissing) {
   // The predecessor had 3 workers on address A; the successor has 2 and a new address B.
   std::vector<UniqueFd> first;
-  auto a0 = open_listener(loopback_port_zero());
+  auto a0 = open_listener(free_loopback_address());
   ASSERT_TRUE(a0.ok());
   const SocketAddress a = bound_address(a0->get());
   first.push_back(std::move(a0).value());
@@ -118,13 +128,13 @@ TEST(AssignListeners, KeepsEveryHandedSocketAndOpensOnlyWhatIsMissing) {
     ASSERT_TRUE(fd.ok()) << fd.error().message();
     first.push_back(std::move(fd).value());
   }
-  auto other = open_listener(loopback_port_zero());  // C: no longer configured
+  auto other = open_listener(free_loopback_address());  // C: no longer configured
   ASSERT_TRUE(other.ok());
   const SocketAddress c = bound_address(other->get());
   std::set<ino_t> handed_a;
   for (auto& fd : first) handed_a.insert(inode(fd.get()));
 
-  auto b_probe = open_listener(loopback_port_zero());
+  auto b_probe = open_listener(free_loopback_address());
   ASSERT_TRUE(b_probe.ok());
   const SocketAddress b = bound_address(b_probe->get());
 
