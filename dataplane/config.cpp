@@ -219,7 +219,7 @@ Result<CommandLine> parse_command_line(int argc, char** argv, const std::string&
   }
   if (!c.config_path.empty()) {
     auto settings = read_settings_file(c.config_path);
-    if (!settings) return invalid("--config " + settings.error().message());
+    if (!settings) return Error(settings.error().code(), "--config " + settings.error().context());
     if (auto applied = apply_settings(app, *settings); !applied) return applied.error();
   }
   if ((c.buffers_per_worker & (c.buffers_per_worker - 1)) != 0) {
