@@ -13,6 +13,7 @@ import os
 import re
 import signal
 import socket
+import struct
 import threading
 import time
 import unittest
@@ -259,6 +260,96 @@ class ReloadSettingsTest(unittest.TestCase):
             return dp.metric("cloudlink_connections_max")
         except OSError:
             return None
+
+
+class FakeSystemd:
+    """systemd's end of sd_notify: a datagram socket named by NOTIFY_SOCKET that records each
+    message with the sender's pid (SO_PASSCRED) and closes any descriptor sent along (what
+    sd_notify_barrier waits for)."""
+
+    def __init__(self, testcase, workdir):
+        self.path = os.path.join(workdir, "notify")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        self.sock.bind(self.path)
+        self.sock.settimeout(0.1)
+        self.messages = []  # (pid, {field: value})
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+        testcase.addCleanup(self.close)
+
+    def run(self):
+        creds = struct.calcsize("3i")
+        while not self.stop.is_set():
+            try:
+                data, ancillary, _, _ = self.sock.recvmsg(
+                    4096, socket.CMSG_SPACE(creds) + socket.CMSG_SPACE(16 * 4))
+            except socket.timeout:
+                continue
+            pid = None
+            for level, kind, payload in ancillary:
+                if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
+                    pid = struct.unpack("3i", payload[:creds])[0]
+                elif level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                    for i in range(len(payload) // 4):
+                        os.close(struct.unpack_from("i", payload, 4 * i)[0])
+            fields = dict(line.split("=", 1) for line in data.decode().splitlines() if "=" in line)
+            with self.lock:
+                self.messages.append((pid, fields))
+
+    def sent(self, pid, field, value=None):
+        with self.lock:
+            return [f for p, f in self.messages
+                    if p == pid and field in f and (value is None or f[field] == value)]
+
+    def wait(self, pid, field, value=None):
+        return h.wait_until(lambda: self.sent(pid, field, value),
+                            what=f"{field}={value or '*'} from pid {pid}")
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(h.WAIT)
+        self.sock.close()
+
+
+class NotifyTest(unittest.TestCase):
+    """sd_notify as a Type=notify unit with NotifyAccess=all and WatchdogSec= sees it."""
+
+    def setUp(self):
+        h.require_binaries()
+        become_subreaper()
+        self.work = h.temp_dir(self, "NotifyTest.")
+
+    def test_ready_watchdog_reload_to_a_new_main_pid_and_stopping(self):
+        systemd = FakeSystemd(self, self.work)
+
+        def as_systemd_starts_it():
+            # systemd names the main process in WATCHDOG_PID: the successor must not inherit it.
+            os.environ["NOTIFY_SOCKET"] = systemd.path
+            os.environ["WATCHDOG_USEC"] = "400000"
+            os.environ["WATCHDOG_PID"] = str(os.getpid())
+
+        dp = h.Dataplane(self, self.work, workers=2, preexec_fn=as_systemd_starts_it)
+        old = dp.proc.popen.pid
+        ready = systemd.wait(old, "READY", "1")
+        self.assertIn("serving TLS on 127.0.0.1:%d" % dp.port, ready[0].get("STATUS", ""))
+        systemd.wait(old, "WATCHDOG", "1")
+
+        successors = Successors(self, dp)
+        dp.proc.send_signal(signal.SIGHUP)
+        new = successors.wait_new()
+        systemd.wait(old, "RELOADING", "1")
+        self.assertEqual(systemd.wait(new, "MAINPID")[0]["MAINPID"], str(new))
+        systemd.wait(new, "READY", "1")
+        systemd.wait(new, "WATCHDOG", "1")
+        self.assertEqual(dp.proc.wait(), 0, dp.proc.stderr_text())
+        self.assertEqual(systemd.sent(old, "STOPPING"), [], "a handover is not a stop")
+
+        os.kill(new, signal.SIGTERM)
+        self.assertEqual(successors.reap(new), 0, dp.proc.stderr_text())
+        systemd.wait(new, "STOPPING", "1")
 
 
 if __name__ == "__main__":
