@@ -36,6 +36,10 @@ void notify_stopping() { send("STOPPING=1"); }
 
 void notify_main_pid(pid_t pid) { send("MAINPID=" + std::to_string(pid)); }
 
+void notify_barrier(std::chrono::milliseconds timeout) {
+  (void)sd_notify_barrier(0, static_cast<uint64_t>(timeout.count()) * 1000);
+}
+
 std::optional<std::chrono::microseconds> watchdog_period() {
   uint64_t usec = 0;
   if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0) return std::nullopt;

@@ -19,6 +19,9 @@ void notify_reloading();
 void notify_stopping();
 // MAINPID=: the process that takes over a running service (a dataplane upgrade) names itself.
 void notify_main_pid(pid_t pid);
+// Waits (at most timeout) until systemd has processed every notification sent before, so a
+// MAINPID= is in effect before the old main process exits.
+void notify_barrier(std::chrono::milliseconds timeout);
 
 // How often the program must call notify_watchdog(): half of WatchdogSec=, or nothing when the
 // unit has no watchdog. Call it from the loop whose liveness it proves, never from a timer thread.

@@ -3,7 +3,11 @@
 #include <CLI/CLI.hpp>
 #include <charconv>
 #include <cmath>
+#include <filesystem>
 #include <thread>
+
+#include "common/settings_cli.h"
+#include "common/settings_file.h"
 
 namespace cloudlink::dataplane {
 
@@ -83,11 +87,55 @@ Result<void> apply_addresses(const std::vector<std::string>& tls,
   return ok();
 }
 
+// A CLI11 check from one of our parsers, so a flag and a settings file line (which settings_cli
+// reports with its file, line and key) refuse the same text with the same words.
+template <typename Parse>
+CLI::Validator checked_by(const char* name, Parse parse) {
+  return CLI::Validator(
+      [parse](std::string& text) -> std::string {
+        auto r = parse(text);
+        return r ? std::string() : r.error().context();
+      },
+      name);
+}
+
+CLI::Validator duration_check() { return checked_by("DURATION", parse_duration); }
+CLI::Validator address_check() {
+  return checked_by("ADDR:PORT", [](const std::string& t) { return SocketAddress::parse(t); });
+}
+
+// Takes `--takeover-fd N` (or `=N`) out of argv: it is between two dataplane processes, not a
+// setting, so neither CLI11 nor the settings file sees it.
+Result<std::vector<char*>> take_takeover_fd(int argc, char** argv, int& fd) {
+  std::vector<char*> rest;
+  const std::string_view flag = "--takeover-fd";
+  for (int i = 0; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    std::string_view value;
+    if (arg == flag) {
+      if (i + 1 >= argc) return invalid("--takeover-fd needs a descriptor number");
+      value = argv[++i];
+    } else if (arg.starts_with("--takeover-fd=")) {
+      value = arg.substr(flag.size() + 1);
+    } else {
+      rest.push_back(argv[i]);
+      continue;
+    }
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), fd);
+    if (ec != std::errc() || end != value.data() + value.size() || fd < 3) {
+      return invalid("--takeover-fd " + std::string(value) + ": not a descriptor number");
+    }
+  }
+  return rest;
+}
+
 }  // namespace
 
-Result<CommandLine> parse_command_line(int argc, char** argv) {
+Result<CommandLine> parse_command_line(int argc, char** argv, const std::string& default_config) {
   CommandLine out;
   Config& c = out.config;
+  auto args = take_takeover_fd(argc, argv, c.takeover_fd);
+  if (!args) return args.error();
   CLI::App app{
       "cloudlink-dataplane: routes TLS connections by SNI to home tunnels (io_uring relay)",
       "cloudlink-dataplane"};
@@ -102,14 +150,23 @@ Result<CommandLine> parse_command_line(int argc, char** argv) {
                                       {"", &c.drain_timeout, "--drain-timeout"}};
   app.add_option("--data", c.data_dir, "LMDB data directory (routes under DIR/routes)")
       ->capture_default_str();
-  app.add_option("--listen-tls", tls,
-                 "TLS listener ADDR:PORT, repeatable (default 127.0.0.1:8443)");
+  app.add_option("--listen-tls", tls, "TLS listener ADDR:PORT, repeatable (default 127.0.0.1:8443)")
+      ->check(address_check());
   app.add_option("--listen-http", http,
-                 "plain HTTP listener ADDR:PORT (routed by Host), repeatable (default none)");
+                 "plain HTTP listener ADDR:PORT (routed by Host), repeatable (default none)")
+      ->check(address_check());
   app.add_option("--accept-proxy-from", proxies,
                  "CIDR of a load balancer whose PROXY v1/v2 header is required and trusted, "
-                 "repeatable");
+                 "repeatable")
+      ->check(checked_by("CIDR", [](const std::string& t) { return Cidr::parse(t); }));
   app.add_option("--metrics", metrics, "Prometheus /metrics ADDR:PORT, or off")
+      ->check(checked_by("ADDR:PORT|off",
+                         [](const std::string& t) -> Result<void> {
+                           if (t == "off" || t.empty()) return ok();
+                           auto a = SocketAddress::parse(t);
+                           if (!a) return a.error();
+                           return ok();
+                         }))
       ->capture_default_str();
   app.add_option("--workers", c.workers, "worker threads, one io_uring each (default: cores)")
       ->check(CLI::Range(1u, 1024u));
@@ -118,11 +175,15 @@ Result<CommandLine> parse_command_line(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--require-bpf", c.require_bpf,
                "--relay sockmap: fail the start if BPF cannot load, instead of using copy");
-  app.add_option("--hello-timeout", durations[0].text, "wait for a whole ClientHello (default 5s)");
-  app.add_option("--connect-timeout", durations[1].text, "connect to a target (default 5s)");
-  app.add_option("--idle-timeout", durations[2].text, "close a flow idle both ways (default 300s)");
+  app.add_option("--hello-timeout", durations[0].text, "wait for a whole ClientHello (default 5s)")
+      ->check(duration_check());
+  app.add_option("--connect-timeout", durations[1].text, "connect to a target (default 5s)")
+      ->check(duration_check());
+  app.add_option("--idle-timeout", durations[2].text, "close a flow idle both ways (default 300s)")
+      ->check(duration_check());
   app.add_option("--drain-timeout", durations[3].text,
-                 "on SIGTERM, let flows finish (default 30s)");
+                 "on SIGTERM or after a handover, let flows finish (default 30s)")
+      ->check(duration_check());
   app.add_option("--max-connections", c.max_connections, "connections at once, all workers")
       ->check(CLI::Range(1u, 10000000u))
       ->capture_default_str();
@@ -131,15 +192,35 @@ Result<CommandLine> parse_command_line(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--buffers", c.buffers_per_worker, "copy relay buffers per worker (power of 2)")
       ->check(CLI::Range(8u, 32768u))
+      ->check(checked_by("POWER_OF_2",
+                         [](const std::string& t) -> Result<void> {
+                           unsigned long n = std::strtoul(t.c_str(), nullptr, 10);
+                           if ((n & (n - 1)) != 0) return invalid("not a power of 2");
+                           return ok();
+                         }))
       ->capture_default_str();
+  app.add_option("--config", c.config_path,
+                 "settings file: name = value per line, names as these flags; a flag overrides "
+                 "it (default " +
+                     default_config + " when it exists)");
   try {
-    app.parse(argc, argv);
+    app.parse(static_cast<int>(args->size()), args->data());
   } catch (const CLI::CallForHelp& e) {
     out.exit_now = true;
     out.exit_code = app.exit(e);
     return out;
   } catch (const CLI::ParseError& e) {
     return invalid(e.what());
+  }
+  std::error_code missing;
+  if (c.config_path.empty() && !default_config.empty() &&
+      std::filesystem::exists(default_config, missing)) {
+    c.config_path = default_config;
+  }
+  if (!c.config_path.empty()) {
+    auto settings = read_settings_file(c.config_path);
+    if (!settings) return Error(settings.error().code(), "--config " + settings.error().context());
+    if (auto applied = apply_settings(app, *settings); !applied) return applied.error();
   }
   if ((c.buffers_per_worker & (c.buffers_per_worker - 1)) != 0) {
     return invalid("--buffers " + std::to_string(c.buffers_per_worker) + ": not a power of 2");

@@ -35,7 +35,14 @@ struct Config {
   uint32_t max_connections = 65536;
   uint32_t buffer_size = 64 * 1024;  // copy relay: size of one provided buffer
   uint32_t buffers_per_worker = 256;
+  // The settings file read (empty: none). Its keys are the flags' names (settings_file.h).
+  std::string config_path;
+  // --takeover-fd N: the handover socket from the predecessor that started us (successor.h);
+  // -1 for a fresh start. Given by the predecessor only, never in the settings file.
+  int takeover_fd = -1;
 };
+
+inline constexpr const char* kDefaultDataplaneConfig = "/etc/cloudlink/dataplane.conf";
 
 // What parse_command_line decided: run with a config, or exit (after --help) with a code.
 struct CommandLine {
@@ -44,8 +51,12 @@ struct CommandLine {
   int exit_code = 0;
 };
 
-// Parses argv; prints --help itself. A bad flag is an Error whose message names it.
-Result<CommandLine> parse_command_line(int argc, char** argv);
+// Parses argv, then the settings file: --config FILE, else default_config when it exists (a
+// missing default is no error, a missing --config FILE is). A flag overrides the file. Prints
+// --help itself. A bad flag is an Error whose message names it; a bad file entry is an Error
+// "FILE:LINE: key NAME: why".
+Result<CommandLine> parse_command_line(int argc, char** argv,
+                                       const std::string& default_config = kDefaultDataplaneConfig);
 
 // "5", "0.5", "500ms", "5s", "2m" -> milliseconds. Negative, empty or unknown suffix: error.
 Result<std::chrono::milliseconds> parse_duration(std::string_view text);

@@ -4,11 +4,19 @@
 #include <string>
 
 #include "common/log.h"
+#include "common/service_notify.h"
 #include "dataplane/listener.h"
 
 namespace cloudlink::dataplane {
 
-Result<std::unique_ptr<Dataplane>> Dataplane::start(const Config& config) {
+Dataplane::Dataplane(const Config& config)
+    : config_(config),
+      limit_(config.max_connections),
+      watchdog_(config.workers, service::watchdog_period()) {}
+
+Result<std::unique_ptr<Dataplane>> Dataplane::start(const Config& config,
+                                                    std::vector<UniqueFd> inherited,
+                                                    bool defer_metrics) {
   std::unique_ptr<Dataplane> dp(new Dataplane(config));
   auto routes = RouteTable::open_readonly(config.data_dir);
   if (!routes)
@@ -28,25 +36,19 @@ Result<std::unique_ptr<Dataplane>> Dataplane::start(const Config& config) {
       fallback = why.reason;
     }
   }
-  auto metrics = Metrics::create(dp->config_);
+  auto metrics = Metrics::create(dp->config_, !defer_metrics);
   if (!metrics) return metrics.error();
   dp->metrics_ = std::move(metrics).value();
   if (fallback) dp->metrics_->sockmap_fallback(*fallback).Increment();
 
   // Every listener is bound before any worker starts, so "port in use" fails the start.
+  auto assigned = assign_listeners(config, std::move(inherited));
+  if (!assigned) return assigned.error();
   for (unsigned w = 0; w < config.workers; ++w) {
-    std::vector<UniqueFd> listeners;
-    // TLS listeners first, then HTTP: the worker tells them apart by index.
-    for (const auto* addresses : {&config.tls_listeners, &config.http_listeners}) {
-      for (const SocketAddress& addr : *addresses) {
-        auto fd = open_listener(addr);
-        if (!fd) return fd.error();
-        listeners.push_back(std::move(fd).value());
-      }
-    }
+    for (const ListenerSocket& l : (*assigned)[w]) dp->listener_fds_.push_back(l.fd.get());
     dp->workers_.push_back(std::make_unique<Worker>(
         dp->config_, *dp->metrics_, *dp->routes_, dp->limit_, dp->target_loads_,
-        std::move(listeners), dp->stop_requested_, dp->sockmap_.get()));
+        std::move((*assigned)[w]), dp->stop_requested_, dp->sockmap_.get(), &dp->watchdog_, w));
   }
   std::vector<std::future<Result<void>>> ready;
   for (auto& worker : dp->workers_) {
@@ -71,6 +73,20 @@ Result<std::unique_ptr<Dataplane>> Dataplane::start(const Config& config) {
     return *first_error;
   }
   return dp;
+}
+
+void Dataplane::release_for_successor() {
+  watchdog_.silence();
+  metrics_->stop_exposing();
+}
+
+Result<void> Dataplane::expose_metrics(std::chrono::milliseconds patience) {
+  const auto give_up = std::chrono::steady_clock::now() + patience;
+  while (true) {
+    auto r = metrics_->expose(config_.metrics_listener);
+    if (r || std::chrono::steady_clock::now() >= give_up) return r;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
 }
 
 void Dataplane::join() {

@@ -129,21 +129,27 @@ Metrics::Metrics(const Config& config) : registry_(std::make_shared<prometheus::
       .Set(static_cast<double>(std::time(nullptr)));
 }
 
-Result<std::unique_ptr<Metrics>> Metrics::create(const Config& config) {
+Result<std::unique_ptr<Metrics>> Metrics::create(const Config& config, bool expose) {
   std::unique_ptr<Metrics> m(new Metrics(config));
-  const SocketAddress& listen = config.metrics_listener;
-  if (listen.empty()) return m;
+  if (expose) {
+    if (auto r = m->expose(config.metrics_listener); !r) return r.error();
+  }
+  return m;
+}
+
+Result<void> Metrics::expose(const SocketAddress& listen) {
+  if (listen.empty()) return ok();
   char text[SocketAddress::kMaxTextLength];
   listen.format(text, sizeof text);
   // prometheus-cpp's exposer (civetweb) reports a bind failure by throwing; this runs at
   // start-up only, so it is caught here and returned as a value.
   try {
-    m->exposer_ = std::make_unique<prometheus::Exposer>(text, 1);
+    exposer_ = std::make_unique<prometheus::Exposer>(text, 1);
   } catch (const std::exception& e) {
     return Error(EADDRINUSE, std::string("cannot serve /metrics on ") + text + ": " + e.what());
   }
-  m->exposer_->RegisterCollectable(m->registry_);
-  return m;
+  exposer_->RegisterCollectable(registry_);
+  return ok();
 }
 
 }  // namespace cloudlink::dataplane

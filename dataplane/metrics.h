@@ -26,7 +26,12 @@ class Metrics {
   // Serves /metrics on config.metrics_listener unless it is empty. A bind failure is an Error
   // naming the address. The settings an operator compares against (the connection limit, the
   // relay mode, the version) are published once here.
-  static Result<std::unique_ptr<Metrics>> create(const Config& config);
+  // With expose = false nothing listens until expose() (a successor waiting for the port).
+  static Result<std::unique_ptr<Metrics>> create(const Config& config, bool expose = true);
+  // Serves /metrics on listen (nothing when it is empty). Not thread-safe against itself.
+  Result<void> expose(const SocketAddress& listen);
+  // Stops serving /metrics and frees its port (the counters keep counting).
+  void stop_exposing() { exposer_.reset(); }
 
   prometheus::Counter& accepted() { return *accepted_; }
   prometheus::Counter& routed() { return *routed_; }

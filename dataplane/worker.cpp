@@ -108,20 +108,26 @@ TcpBytes tcp_bytes(int fd, bool fin_seen, bool fin_sent, bool aborted) {
 }  // namespace
 
 Worker::Worker(const Config& config, Metrics& metrics, RouteTable& routes, ConnectionLimit& limit,
-               TargetLoads& target_loads, std::vector<UniqueFd> listeners,
-               const std::atomic<bool>& stop_requested, SockmapRelay* sockmap)
+               TargetLoads& target_loads, std::vector<ListenerSocket> listeners,
+               const std::atomic<bool>& stop_requested, SockmapRelay* sockmap, Watchdog* watchdog,
+               unsigned index)
     : config_(config),
       metrics_(metrics),
       routes_(routes),
       limit_(limit),
-      listeners_(std::move(listeners)),
-      accept_armed_(listeners_.size(), false),
+      accept_armed_(listeners.size(), false),
       stop_requested_(stop_requested),
       sockmap_(sockmap),
+      watchdog_(watchdog),
+      index_(index),
       pipes_(static_cast<int>(config.buffer_size) * 4, 64),
       balancer_(target_loads) {
   tick_interval_.tv_sec = 0;
   tick_interval_.tv_nsec = kTickNs;
+  for (ListenerSocket& l : listeners) {
+    listeners_.push_back(std::move(l.fd));
+    listener_http_.push_back(l.http);
+  }
 }
 
 Worker::~Worker() = default;
@@ -277,7 +283,7 @@ void Worker::on_accept(size_t listener, int res, unsigned flags) {
   const uint32_t slot = allocate_slot();
   Connection& c = conn(slot);
   c.state = ConnState::kReadingHello;
-  c.http = listener >= config_.tls_listeners.size();
+  c.http = listener_http_[listener];
   c.client_fd = res;
   c.accepted_ns = now_ns_;
   sockaddr_storage sa;
@@ -316,6 +322,7 @@ void Worker::log_rejected_accept(int fd, CloseResult result) {
 }
 
 void Worker::on_tick() {
+  if (watchdog_ != nullptr) watchdog_->beat(index_, now_ns_);
   if (stop_requested_.load(std::memory_order_relaxed) && !draining_) begin_drain();
   expire_deadlines();
   if (sockmap_ != nullptr) {

@@ -19,11 +19,13 @@
 #include "dataplane/config.h"
 #include "dataplane/connection.h"
 #include "dataplane/connection_limit.h"
+#include "dataplane/listener.h"
 #include "dataplane/metrics.h"
 #include "dataplane/pipe_pool.h"
 #include "dataplane/target_balancer.h"
 #include "dataplane/uring.h"
 #include "dataplane/user_data.h"
+#include "dataplane/watchdog.h"
 
 namespace cloudlink::dataplane {
 
@@ -33,8 +35,9 @@ inline constexpr uint32_t kHelloHeadroom = 64;
 class Worker {
  public:
   Worker(const Config& config, Metrics& metrics, RouteTable& routes, ConnectionLimit& limit,
-         TargetLoads& target_loads, std::vector<UniqueFd> listeners,
-         const std::atomic<bool>& stop_requested, SockmapRelay* sockmap = nullptr);
+         TargetLoads& target_loads, std::vector<ListenerSocket> listeners,
+         const std::atomic<bool>& stop_requested, SockmapRelay* sockmap = nullptr,
+         Watchdog* watchdog = nullptr, unsigned index = 0);
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
   ~Worker();
@@ -124,9 +127,12 @@ class Worker {
   RouteTable& routes_;
   ConnectionLimit& limit_;
   std::vector<UniqueFd> listeners_;
+  std::vector<bool> listener_http_;  // by listener index: routed by Host, else by SNI
   std::vector<bool> accept_armed_;
   const std::atomic<bool>& stop_requested_;
   SockmapRelay* sockmap_;  // --relay sockmap: the loaded program and maps (shared by workers)
+  Watchdog* watchdog_;
+  unsigned index_;
 
   std::optional<Ring> ring_;
   std::optional<BufferRing> buffers_;

@@ -578,7 +578,7 @@ class Dataplane:
     """cloudlink-dataplane on free loopback ports, with its own --data directory."""
 
     def __init__(self, testcase, workdir, relay="copy", workers=2, listeners=1, data=None,
-                 http_listeners=0, **flags):
+                 http_listeners=0, preexec_fn=None, **flags):
         self.workdir = workdir
         self.data = data or os.path.join(workdir, "data")
         os.makedirs(self.data, exist_ok=True)
@@ -594,7 +594,8 @@ class Dataplane:
             argv += ["--listen-http", f"127.0.0.1:{p}"]
         for name, value in flags.items():
             argv += ["--" + name.replace("_", "-"), value]
-        self.proc = Process(testcase, argv, f"dataplane-{self.port}", workdir)
+        self.proc = Process(testcase, argv, f"dataplane-{self.port}", workdir,
+                            preexec_fn=preexec_fn)
         for p in self.tls_ports + self.http_ports + [self.metrics_port]:
             wait_for_listen(p, self.proc)
         self._client_marks = {}  # "ip:port" -> access log size when that client connected
