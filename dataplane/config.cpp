@@ -5,6 +5,8 @@
 #include <cmath>
 #include <thread>
 
+#include "common/cli_parse.h"
+
 namespace cloudlink::dataplane {
 
 Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
@@ -132,14 +134,11 @@ Result<CommandLine> parse_command_line(int argc, char** argv) {
   app.add_option("--buffers", c.buffers_per_worker, "copy relay buffers per worker (power of 2)")
       ->check(CLI::Range(8u, 32768u))
       ->capture_default_str();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
+  add_version_flag(app, "cloudlink-dataplane");
+  if (auto code = parse_arguments(app, argc, argv)) {  // --help, --version, or a usage error
     out.exit_now = true;
-    out.exit_code = app.exit(e);
+    out.exit_code = *code;
     return out;
-  } catch (const CLI::ParseError& e) {
-    return invalid(e.what());
   }
   if ((c.buffers_per_worker & (c.buffers_per_worker - 1)) != 0) {
     return invalid("--buffers " + std::to_string(c.buffers_per_worker) + ": not a power of 2");

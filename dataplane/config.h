@@ -37,14 +37,16 @@ struct Config {
   uint32_t buffers_per_worker = 256;
 };
 
-// What parse_command_line decided: run with a config, or exit (after --help) with a code.
+// What parse_command_line decided: run with a config, or exit with a code (common/cli_parse.h:
+// 0 after --help or --version, 2 after a usage error it has already reported).
 struct CommandLine {
   Config config;
   bool exit_now = false;
   int exit_code = 0;
 };
 
-// Parses argv; prints --help itself. A bad flag is an Error whose message names it.
+// Parses argv; prints --help, --version and CLI11's usage errors itself. A flag value that
+// CLI11 accepts but is invalid (a bad address, duration or CIDR) is an Error naming it.
 Result<CommandLine> parse_command_line(int argc, char** argv);
 
 // "5", "0.5", "500ms", "5s", "2m" -> milliseconds. Negative, empty or unknown suffix: error.
