@@ -64,6 +64,11 @@ def sh(argv, timeout=600, check=True, **kwargs):
     return r
 
 
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+
 def exposure(unit_path):
     r = sh(["systemd-analyze", "security", "--offline=true", "--no-pager", unit_path],
            check=False)
@@ -117,7 +122,7 @@ class Tree:
         return inside
 
     def accounts(self):
-        return (open(self.path("/etc/passwd")).read(), open(self.path("/etc/group")).read())
+        return (read(self.path("/etc/passwd")), read(self.path("/etc/group")))
 
 
 class PackageTest(unittest.TestCase):
@@ -175,13 +180,13 @@ class PackageTest(unittest.TestCase):
             ctrl = os.path.join(self.work, "ctrl-" + os.path.basename(deb))
             sh(["dpkg-deb", "-e", deb, ctrl])
             path = os.path.join(ctrl, "conffiles")
-            return set(open(path).read().split()) if os.path.exists(path) else set()
+            return set(read(path).split()) if os.path.exists(path) else set()
         self.assertEqual(conffiles(self.debs["cloudlink"]), CONFFILES)
         self.assertEqual(conffiles(self.debs["cloudlink-home"]), set())
-        drop_in = open(os.path.join(self.extracted, "etc/ssh/sshd_config.d/cloudlink.conf")).read()
+        drop_in = read(os.path.join(self.extracted, "etc/ssh/sshd_config.d/cloudlink.conf"))
         self.assertIn("AuthorizedKeysCommand /usr/bin/cloudlink-control authorized-keys", drop_in)
         for unit in VPS_UNITS + ["cloudlink-home.service"]:
-            text = open(os.path.join(self.extracted, "lib/systemd/system", unit)).read()
+            text = read(os.path.join(self.extracted, "lib/systemd/system", unit))
             self.assertIn("ExecStart=/usr/bin/cloudlink-", text)
         for f in ["usr/share/cloudlink/prometheus/prometheus.yml",
                   "usr/share/cloudlink/grafana/cloudlink-dataplane.json",
@@ -230,7 +235,7 @@ class PackageTest(unittest.TestCase):
             for alternative in depends.split(","):
                 wanted.add(re.sub(r"\s*\(.*\)", "", alternative.split("|")[0]).strip())
         stamp = os.path.join(base, "var/lib/cloudlink-test-packages")
-        have = set(open(stamp).read().split()) if os.path.exists(stamp) else set()
+        have = set(read(stamp).split()) if os.path.exists(stamp) else set()
         if not wanted <= have:
             env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "DEBIAN_FRONTEND": "noninteractive"}
             policy = os.path.join(base, "usr/sbin/policy-rc.d")
@@ -268,7 +273,7 @@ class PackageTest(unittest.TestCase):
             self.assertEqual(tuple(got), want, path)
         for name in PROGRAMS:
             self.assertEqual(tree.run(name, "--version").stdout, f"{name} {self.version}\n")
-        record = open(tree.path("/var/lib/cloudlink/.made-by-package")).read()
+        record = read(tree.path("/var/lib/cloudlink/.made-by-package"))
         self.assertNotIn("group cloudlink\n", record)  # it was there before
         self.assertIn("user cloudlink\n", record)
 
@@ -276,7 +281,7 @@ class PackageTest(unittest.TestCase):
         snapshot = (tree.accounts(), record,
                     {p: tree.run("stat", "-c", "%a %U %G", p).stdout for p in DATA_MODES})
         tree.run("dpkg", "-i", *debs)
-        again = (tree.accounts(), open(tree.path("/var/lib/cloudlink/.made-by-package")).read(),
+        again = (tree.accounts(), read(tree.path("/var/lib/cloudlink/.made-by-package")),
                  {p: tree.run("stat", "-c", "%a %U %G", p).stdout for p in DATA_MODES})
         self.assertEqual(again, snapshot)
 
@@ -366,7 +371,7 @@ class Container:
                                   text=True).stdout.split()
         for pid in children:
             try:
-                if open(f"/proc/{pid}/comm").read().strip() == "systemd":
+                if read(f"/proc/{pid}/comm").strip() == "systemd":
                     return pid
             except OSError:
                 pass
