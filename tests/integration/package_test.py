@@ -313,13 +313,12 @@ class PackageTest(unittest.TestCase):
         if reason:
             self.skipTest(f"systemd-nspawn cannot boot a container here: {reason}")
         machine.init_data_folder()
-        machine.run("systemctl", "start", "cloudlink-control.service", timeout=120)
-        machine.run("systemctl", "start", "cloudlink-dataplane.service", timeout=120)
+        for unit in VPS_UNITS[::-1]:
+            machine.start(unit)
         for unit in VPS_UNITS:
             state = machine.run("systemctl", "show", "-p", "ActiveState,SubState,User", unit)
             self.assertIn("ActiveState=active", state.stdout, unit)
-        dataplane = machine.run("systemctl", "show", "-p", "MainPID",
-                                "cloudlink-dataplane.service").stdout.split("=")[1].strip()
+        dataplane = machine.main_pid("cloudlink-dataplane.service")
         status = machine.run("cat", f"/proc/{dataplane}/status").stdout
         self.assertRegex(status, r"CapEff:\s+0000000000000400")  # CAP_NET_BIND_SERVICE only
         # The request: curl -> dataplane :80 (unit user, bound with its one capability) ->
@@ -330,6 +329,18 @@ class PackageTest(unittest.TestCase):
             machine.run("curl", "-sf", "-m", "5", "-H", "Host: api.test",
                         "http://127.0.0.1/api/health", check=False)), what="curl through :80")
         self.assertIn('"status":"ok"', body.replace(" ", ""))
+
+        # `systemctl reload` is the upgrade: a new dataplane process takes the listeners over
+        # and becomes the unit's main process; the route keeps being served.
+        machine.run("systemctl", "reload", "cloudlink-dataplane.service", timeout=60)
+        harness.wait_until(lambda: machine.main_pid("cloudlink-dataplane.service") not in
+                           ("0", dataplane), timeout=30, what="a new dataplane main PID")
+        state = machine.run("systemctl", "show", "-p", "ActiveState",
+                            "cloudlink-dataplane.service").stdout
+        self.assertIn("ActiveState=active", state)
+        again = machine.run("curl", "-sf", "-m", "5", "-H", "Host: api.test",
+                            "http://127.0.0.1/api/health")
+        self.assertIn('"status":"ok"', again.stdout.replace(" ", ""))
 
 
 class Container:
@@ -381,10 +392,19 @@ class Container:
                    "/usr/bin/env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", *argv],
                   check=check, timeout=timeout)
 
+    def main_pid(self, unit):
+        return self.run("systemctl", "show", "-p", "MainPID", "--value", unit).stdout.strip()
+
+    def start(self, unit):
+        r = self.run("systemctl", "start", unit, check=False, timeout=120)
+        if r.returncode != 0:
+            journal = self.run("journalctl", "-u", unit, "--no-pager", "-n", "20", check=False)
+            raise AssertionError(f"systemctl start {unit}: {r.stderr}\n{journal.stdout}")
+
     def init_data_folder(self):
         """`cloudlink-control init --no-start` where control has it (it makes DATA/state);
         without it `serve` makes the state itself."""
-        if self.run("cloudlink-control", "init", "--help", check=False).returncode == 0:
+        if re.search(r"^\s+init\b", self.run("cloudlink-control", "--help").stdout, re.M):
             self.run("cloudlink-control", "init", "--no-start")
 
     def stop(self):
