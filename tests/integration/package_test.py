@@ -357,17 +357,20 @@ class Container:
         """Empty string once systemd runs in the container, else why it does not."""
         if not shutil.which("systemd-nspawn"):
             return "systemd-nspawn is not installed"
+        # Hybrid cgroups (this host's systemd-less PID 1 mounts v1 + unified), no machined.
         env = dict(os.environ, SYSTEMD_NSPAWN_UNIFIED_HIERARCHY="0")
-        self.proc = subprocess.Popen(
-            ["systemd-nspawn", "--boot", "--register=no", "--keep-unit", "--private-network",
-             "--quiet", "-D", self.root], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        console = os.path.join(os.path.dirname(self.root), "console.log")
+        with open(console, "wb") as out:
+            self.proc = subprocess.Popen(
+                ["systemd-nspawn", "--boot", "--register=no", "--keep-unit",
+                 "--private-network", "--quiet", "-D", self.root], stdin=subprocess.DEVNULL,
+                stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         self.testcase.addCleanup(self.stop)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                out = self.proc.stdout.read().decode(errors="replace").strip().splitlines()
-                return (out[-1] if out else f"exit {self.proc.returncode}")
+                lines = read(console).strip().splitlines()
+                return lines[-1] if lines else f"systemd-nspawn exit {self.proc.returncode}"
             self.leader = self.leader or self.find_leader()
             if self.leader:
                 r = self.run("systemctl", "is-system-running", check=False)
