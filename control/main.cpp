@@ -12,6 +12,7 @@
 #include <filesystem>
 
 #include "common/cidr.h"
+#include "common/cli_parse.h"
 #include "common/hostname.h"
 #include "common/log.h"
 #include "common/settings_cli.h"
@@ -260,17 +261,8 @@ int main(int argc, char** argv) {
                                     "flags; a flag overrides it (default ") +
                             cloudlink::control::kDefaultControlConfig + " when it exists)");
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    // Argument errors are bad input like any other: one line, exit 2.
-    cloudlink::log_line("%s (see --help)", e.what());
-    return cloudlink::control::kExitUsage;
-  }
+  cloudlink::add_version_flag(app, "cloudlink-control");
+  if (auto code = cloudlink::parse_arguments(app, argc, argv)) return *code;  // help, usage
 
   if (serve_cmd->parsed()) {
     std::error_code missing;

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "common/cli_parse.h"
 #include "common/settings_cli.h"
 #include "common/settings_file.h"
 
@@ -203,14 +204,12 @@ Result<CommandLine> parse_command_line(int argc, char** argv, const std::string&
                  "settings file: name = value per line, names as these flags; a flag overrides "
                  "it (default " +
                      default_config + " when it exists)");
-  try {
-    app.parse(static_cast<int>(args->size()), args->data());
-  } catch (const CLI::CallForHelp& e) {
+  add_version_flag(app, "cloudlink-dataplane");
+  // --help, --version, or a usage error (already reported)
+  if (auto code = parse_arguments(app, static_cast<int>(args->size()), args->data())) {
     out.exit_now = true;
-    out.exit_code = app.exit(e);
+    out.exit_code = *code;
     return out;
-  } catch (const CLI::ParseError& e) {
-    return invalid(e.what());
   }
   std::error_code missing;
   if (c.config_path.empty() && !default_config.empty() &&

@@ -44,7 +44,8 @@ struct Config {
 
 inline constexpr const char* kDefaultDataplaneConfig = "/etc/cloudlink/dataplane.conf";
 
-// What parse_command_line decided: run with a config, or exit (after --help) with a code.
+// What parse_command_line decided: run with a config, or exit with a code (common/cli_parse.h:
+// 0 after --help or --version, 2 after a usage error it has already reported).
 struct CommandLine {
   Config config;
   bool exit_now = false;

@@ -4,6 +4,8 @@
 #include <exception>
 #include <string>
 
+#include "common/version.h"
+
 namespace cloudlink::dataplane {
 
 namespace {

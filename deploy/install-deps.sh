@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages that cloudlink's build, tests and benchmarks need.
 # Idempotent: when every package is already installed it does nothing (no apt-get call).
+#   --packaging   also what deploy/package.sh and the package test need: dpkg-buildpackage,
+#                 debhelper, lintian, and debootstrap + systemd-nspawn for a clean Debian tree
 set -euo pipefail
 
 packages=(
@@ -14,6 +16,9 @@ packages=(
   openssl curl python3 prometheus lmdb-utils haproxy nginx libnginx-mod-stream
   iproute2 libcap2-bin procps bpftool openssh-server pebble
 )
+if [ "${1:-}" = "--packaging" ]; then
+  packages+=(dpkg-dev debhelper fakeroot lintian debootstrap systemd-container)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <string>
 
+#include "common/cli_parse.h"
 #include "common/log.h"
 #include "home-agent/cert/cert_command.h"
 #include "home-agent/commands/commands.h"
@@ -45,13 +46,9 @@ int main(int argc, char** argv) {
   EnrollCli enroll(app);  // register, expose, unexpose
   CertCli cert(app);
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    // --help is a ParseError that exits 0; any other is a usage error: 2, as documented,
-    // rather than CLI11's own codes (105, 106, ...).
-    return app.exit(e) == 0 ? kExitOk : kExitConfig;
-  }
+  cloudlink::add_version_flag(app, "cloudlink-home");
+  // Usage errors exit 2 like a bad cloudlink.yaml (kExitConfig), not with CLI11's own codes.
+  if (auto code = cloudlink::parse_arguments(app, argc, argv)) return *code;
   std::string config = config_path(config_flag);
   if (*keygen_cmd) return keygen_command(keygen);
   if (*run_cmd) return run_command(config, run);

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 jobs=$(nproc)
 
-bash deploy/install-deps.sh
+bash deploy/install-deps.sh --packaging  # the package test (label package) builds .debs
 
 echo "== clang-format"
 # git ls-files when this is a checkout; otherwise every source outside the build trees.
