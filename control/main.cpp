@@ -16,8 +16,10 @@
 #include "common/log.h"
 #include "common/settings_cli.h"
 #include "control/api/serve_api.h"
+#include "control/init_command.h"
 #include "control/route_commands.h"
 #include "control/serve_flags.h"
+#include "control/state/data_folder.h"
 #include "control/state_commands.h"
 #include "control/tenant_commands.h"
 
@@ -49,6 +51,42 @@ int main(int argc, char** argv) {
   cloudlink::log_program_name() = "cloudlink-control";
   CLI::App app{"cloudlink-control: manage cloudlink users, homes and the route table"};
   app.require_subcommand(1);
+  cloudlink::control::InitOptions init;
+  init.data_dir = cloudlink::state::kDefaultDataDir;
+  init.config = cloudlink::control::kDefaultControlConfig;
+  bool init_password_stdin = false;
+  bool init_no_chown = false;
+  bool init_no_start = false;
+  CLI::App* init_cmd = app.add_subcommand(
+      "init", "first run on a VPS: make the data folder, the first admin, control.conf; start");
+  init_cmd->add_option("--data", init.data_dir, "data directory to make")->capture_default_str();
+  init_cmd->add_option("--config", init.config, "control's settings file to edit in place")
+      ->capture_default_str();
+  CLI::Option* init_domain =
+      init_cmd->add_option("--domain", init.domain, "the VPS's DNS name (control's own name)");
+  CLI::Option* init_admin = init_cmd->add_option("--admin", init.admin, "first admin's username");
+  CLI::Option* init_stdin =
+      init_cmd->add_flag("--password-stdin", init_password_stdin, "read its password from stdin");
+  init_admin->needs(init_stdin);
+  init_stdin->needs(init_admin);
+  init_cmd->add_option("--acme-directory", init.acme_directory, "ACME directory URL")
+      ->needs(init_domain)
+      ->capture_default_str();
+  init_cmd->add_option("--acme-email", init.acme_email, "ACME account contact")->needs(init_domain);
+  init_cmd
+      ->add_option("--acme-ca-bundle", init.acme_ca_bundle,
+                   "PEM file the ACME server's certificate must chain to")
+      ->needs(init_domain);
+  CLI::Option* init_owner =
+      init_cmd->add_option("--owner", init.owner, "system user the data folder goes to")
+          ->capture_default_str();
+  init_cmd->add_flag("--no-chown", init_no_chown, "leave the folder's owner and modes")
+      ->excludes(init_owner);
+  init_cmd->add_flag("--no-start", init_no_start, "do not enable and start the services");
+  init_cmd->add_option("--systemctl", init.systemctl,
+                       "systemctl program to run (default: systemctl when systemd runs)");
+  init_cmd->add_flag("--force", init.force, "replace settings control.conf holds otherwise");
+
   CLI::App* routes = app.add_subcommand("routes", "add, remove and list routes");
   routes->require_subcommand(1);
 
@@ -62,25 +100,25 @@ int main(int argc, char** argv) {
   add_cmd->add_option("--data", add.data_dir, "data directory")->capture_default_str();
 
   std::string rm_host;
-  std::string rm_data = "./var";
+  std::string rm_data = cloudlink::state::kDefaultDataDir;
   CLI::App* rm_cmd = routes->add_subcommand("rm", "remove a host's route");
   rm_cmd->add_option("HOST", rm_host, "hostname")->required();
   rm_cmd->add_option("--data", rm_data, "data directory")->capture_default_str();
 
-  std::string list_data = "./var";
+  std::string list_data = cloudlink::state::kDefaultDataDir;
   bool list_json = false;
   CLI::App* list_cmd = routes->add_subcommand("list", "print the route table");
   list_cmd->add_option("--data", list_data, "data directory")->capture_default_str();
   list_cmd->add_flag("--json", list_json, "print JSON");
 
-  std::string sync_data = "./var";
+  std::string sync_data = cloudlink::state::kDefaultDataDir;
   CLI::App* sync_cmd = routes->add_subcommand("sync", "rebuild the route table from the state");
   sync_cmd->add_option("--data", sync_data, "data directory")->capture_default_str();
 
   CLI::App* users = app.add_subcommand("users", "add, approve and list users");
   users->require_subcommand(1);
   std::string user_name;
-  std::string users_data = "./var";
+  std::string users_data = cloudlink::state::kDefaultDataDir;
   bool user_admin = false;
   bool password_stdin = false;
   CLI::App* users_add_cmd = users->add_subcommand("add", "add an active user");
@@ -120,7 +158,7 @@ int main(int argc, char** argv) {
 
   CLI::App* invitations = app.add_subcommand("invitations", "sign-up invitations");
   invitations->require_subcommand(1);
-  std::string invitations_data = "./var";
+  std::string invitations_data = cloudlink::state::kDefaultDataDir;
   std::string invitation_expires = "7d";
   std::string invitation_id;
   bool invitations_json = false;
@@ -144,7 +182,7 @@ int main(int argc, char** argv) {
 
   CLI::App* homes = app.add_subcommand("homes", "create, delete and list homes");
   homes->require_subcommand(1);
-  std::string homes_data = "./var";
+  std::string homes_data = cloudlink::state::kDefaultDataDir;
   std::string home_owner;
   std::string home_name;
   std::string home_key;
@@ -171,7 +209,7 @@ int main(int argc, char** argv) {
   std::string ak_user;
   std::string ak_type;
   std::string ak_key;
-  std::string ak_data = "./var";
+  std::string ak_data = cloudlink::state::kDefaultDataDir;
   CLI::App* ak_cmd = app.add_subcommand(
       "authorized-keys", "sshd AuthorizedKeysCommand: print the key line for %u %t %k");
   ak_cmd->add_option("USER", ak_user, "ssh user (%u)")->required();
@@ -341,6 +379,17 @@ int main(int argc, char** argv) {
       serve.serve.listen = serve_listen_tls;
     }
     return cloudlink::control::api::run_api_serve(std::move(serve));
+  }
+  if (init_cmd->parsed()) {
+    for (char& c : init.domain) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    init.owner_given = init_owner->count() > 0;
+    init.chown = !init_no_chown;
+    init.start = !init_no_start;
+    if (init_password_stdin) init.password = read_password();
+    return finish(cloudlink::control::run_init(init, [](const std::string& line) {
+      std::printf("%s\n", line.c_str());
+      std::fflush(stdout);
+    }));
   }
   if (add_cmd->parsed()) return finish(cloudlink::control::routes_add(add));
   if (rm_cmd->parsed()) return finish(cloudlink::control::routes_rm(rm_host, rm_data));
