@@ -26,8 +26,9 @@ SHIPPED_CONF = """\
 # The VPS's own DNS name, for control's certificate:
 # acme-hostname = vps.example.net
 
-registration = closed   # <- an operator's own choice, kept
-quota-homes = 3
+# An operator's own choices, kept:
+registration = closed
+quota_homes=3
 """
 
 
@@ -102,7 +103,8 @@ class ControlInit(unittest.TestCase):
         self.assertTrue(conf.startswith(SHIPPED_CONF.split("registration")[0].replace(
             "# acme-hostname = vps.example.net\n",
             "# acme-hostname = vps.example.net\nacme-hostname = relay.example.com\n")), conf)
-        self.assertIn("registration = closed   # <- an operator's own choice, kept\n", conf)
+        self.assertIn("# An operator's own choices, kept:\nregistration = closed\nquota_homes=3\n",
+                      conf)
         self.assertIn("\n# Written by `cloudlink-control init --domain relay.example.com`\n", conf)
         for line in (f"data = {self.data}", "listen-tls = 127.0.0.1:8443",
                      "acme-directory = https://acme-v02.api.letsencrypt.org/directory",
@@ -115,12 +117,15 @@ class ControlInit(unittest.TestCase):
         status, body = self.login(port, PASSWORD)
         self.assertEqual(status, 200, body)
 
-        # serve reads every key init wrote (data included: no --data here); the ACME
-        # directory is overridden with an address where nothing answers.
+        # serve reads every key init wrote (data included: no --data here), with an ACME
+        # directory where nothing answers (set by init, as an operator moving from staging
+        # would) and the listener on a free port.
+        r = self.init("--force", "--acme-directory", "https://127.0.0.1:1/dir", "--no-start")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("wrote acme-directory to", r.stdout)
         tls_port = h.free_port()
         proc = h.Process(self, [h.CONTROL, "serve", "--config", self.conf, "--listen-tls",
-                                f"127.0.0.1:{tls_port}", "--acme-directory",
-                                "https://127.0.0.1:1/dir"], "control-conf", self.work)
+                                f"127.0.0.1:{tls_port}"], "control-conf", self.work)
         h.wait_for_listen(tls_port, proc)
         self.assertIn(f"data {self.data}", proc.stderr_text())
         listed = h.run([h.CONTROL, "routes", "list", "--json", "--data", self.data])
