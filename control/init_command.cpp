@@ -100,6 +100,14 @@ SettingsPlan plan_settings(const std::vector<SettingUpdate>& wanted, const Setti
   return plan;
 }
 
+// init's own opens of the store start at LMDB's smallest map: the map a store records is the
+// least the next open takes, so serve's --map-size (default 1 GiB) decides, not init.
+state::StoreOptions small_store() {
+  state::StoreOptions options;
+  options.map.initial_bytes = MapLimits::kMinimum;
+  return options;
+}
+
 // Makes DATA (0750) and its state and routes; the LMDB files group-writable (umask 0007, as
 // control runs under UMask=0007).
 Result<std::string> create_state(const InitOptions& o) {
@@ -110,7 +118,7 @@ Result<std::string> create_state(const InitOptions& o) {
     ::chmod(o.data_dir.c_str(), 0750);
   }
   const mode_t old_umask = ::umask(0007);
-  state::StoreOptions store;
+  state::StoreOptions store = small_store();
   store.create = true;
   auto opened = state::StateStore::open(o.data_dir, std::move(store));
   ::umask(old_umask);
@@ -120,7 +128,7 @@ Result<std::string> create_state(const InitOptions& o) {
 
 Result<std::string> add_admin(const InitOptions& o) {
   const mode_t old_umask = ::umask(0007);
-  auto store = state::StateStore::open(o.data_dir);
+  auto store = state::StateStore::open(o.data_dir, small_store());
   ::umask(old_umask);
   if (!store) return store.error();
   auto caller = state::Caller::local_admin();

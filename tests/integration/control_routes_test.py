@@ -85,9 +85,10 @@ class ControlRoutesTest(unittest.TestCase):
         self.assertIn("other.test", proc.stderr)
         self.assertEqual(len(self.routes()), 1)
 
-    def test_list_of_an_empty_dir_creates_nothing(self):
+    def test_list_of_a_fresh_folder_is_empty_and_changes_nothing(self):
+        before = sorted(os.listdir(self.data))
         self.assertEqual(self.routes(), [])
-        self.assertEqual(os.listdir(self.data), [])
+        self.assertEqual(sorted(os.listdir(self.data)), before)
 
     def test_bad_input_exits_2_and_changes_nothing(self):
         self.ok("routes", "add", "keep.test", "127.0.0.1:1")
