@@ -45,47 +45,58 @@ std::string read_password() {
   return line;
 }
 
+// `init`'s flags; parsed into cli.options (the password is read after parsing).
+struct InitCli {
+  cloudlink::control::InitOptions options;
+  bool password_stdin = false;
+  bool no_chown = false;
+  bool no_start = false;
+  CLI::Option* owner = nullptr;
+};
+
+CLI::App* add_init_command(CLI::App& app, InitCli& cli) {
+  cloudlink::control::InitOptions& o = cli.options;
+  o.data_dir = cloudlink::state::kDefaultDataDir;
+  o.config = cloudlink::control::kDefaultControlConfig;
+  CLI::App* init_cmd = app.add_subcommand(
+      "init", "first run on a VPS: make the data folder, the first admin, control.conf; start");
+  init_cmd->add_option("--data", o.data_dir, "data directory to make")->capture_default_str();
+  init_cmd->add_option("--config", o.config, "control's settings file to edit in place")
+      ->capture_default_str();
+  CLI::Option* init_domain =
+      init_cmd->add_option("--domain", o.domain, "the VPS's DNS name (control's own name)");
+  CLI::Option* init_admin = init_cmd->add_option("--admin", o.admin, "first admin's username");
+  CLI::Option* init_stdin =
+      init_cmd->add_flag("--password-stdin", cli.password_stdin, "read its password from stdin");
+  init_admin->needs(init_stdin);
+  init_stdin->needs(init_admin);
+  init_cmd->add_option("--acme-directory", o.acme_directory, "ACME directory URL")
+      ->needs(init_domain)
+      ->capture_default_str();
+  init_cmd->add_option("--acme-email", o.acme_email, "ACME account contact")->needs(init_domain);
+  init_cmd
+      ->add_option("--acme-ca-bundle", o.acme_ca_bundle,
+                   "PEM file the ACME server's certificate must chain to")
+      ->needs(init_domain);
+  cli.owner = init_cmd->add_option("--owner", o.owner, "system user the data folder goes to")
+                  ->capture_default_str();
+  init_cmd->add_flag("--no-chown", cli.no_chown, "leave the folder's owner and modes")
+      ->excludes(cli.owner);
+  init_cmd->add_flag("--no-start", cli.no_start, "do not enable and start the services");
+  init_cmd->add_option("--systemctl", o.systemctl,
+                       "systemctl program to run (default: systemctl when systemd runs)");
+  init_cmd->add_flag("--force", o.force, "replace settings control.conf holds otherwise");
+  return init_cmd;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   cloudlink::log_program_name() = "cloudlink-control";
   CLI::App app{"cloudlink-control: manage cloudlink users, homes and the route table"};
   app.require_subcommand(1);
-  cloudlink::control::InitOptions init;
-  init.data_dir = cloudlink::state::kDefaultDataDir;
-  init.config = cloudlink::control::kDefaultControlConfig;
-  bool init_password_stdin = false;
-  bool init_no_chown = false;
-  bool init_no_start = false;
-  CLI::App* init_cmd = app.add_subcommand(
-      "init", "first run on a VPS: make the data folder, the first admin, control.conf; start");
-  init_cmd->add_option("--data", init.data_dir, "data directory to make")->capture_default_str();
-  init_cmd->add_option("--config", init.config, "control's settings file to edit in place")
-      ->capture_default_str();
-  CLI::Option* init_domain =
-      init_cmd->add_option("--domain", init.domain, "the VPS's DNS name (control's own name)");
-  CLI::Option* init_admin = init_cmd->add_option("--admin", init.admin, "first admin's username");
-  CLI::Option* init_stdin =
-      init_cmd->add_flag("--password-stdin", init_password_stdin, "read its password from stdin");
-  init_admin->needs(init_stdin);
-  init_stdin->needs(init_admin);
-  init_cmd->add_option("--acme-directory", init.acme_directory, "ACME directory URL")
-      ->needs(init_domain)
-      ->capture_default_str();
-  init_cmd->add_option("--acme-email", init.acme_email, "ACME account contact")->needs(init_domain);
-  init_cmd
-      ->add_option("--acme-ca-bundle", init.acme_ca_bundle,
-                   "PEM file the ACME server's certificate must chain to")
-      ->needs(init_domain);
-  CLI::Option* init_owner =
-      init_cmd->add_option("--owner", init.owner, "system user the data folder goes to")
-          ->capture_default_str();
-  init_cmd->add_flag("--no-chown", init_no_chown, "leave the folder's owner and modes")
-      ->excludes(init_owner);
-  init_cmd->add_flag("--no-start", init_no_start, "do not enable and start the services");
-  init_cmd->add_option("--systemctl", init.systemctl,
-                       "systemctl program to run (default: systemctl when systemd runs)");
-  init_cmd->add_flag("--force", init.force, "replace settings control.conf holds otherwise");
+  InitCli init;
+  CLI::App* init_cmd = add_init_command(app, init);
 
   CLI::App* routes = app.add_subcommand("routes", "add, remove and list routes");
   routes->require_subcommand(1);
@@ -381,12 +392,13 @@ int main(int argc, char** argv) {
     return cloudlink::control::api::run_api_serve(std::move(serve));
   }
   if (init_cmd->parsed()) {
-    for (char& c : init.domain) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    init.owner_given = init_owner->count() > 0;
-    init.chown = !init_no_chown;
-    init.start = !init_no_start;
-    if (init_password_stdin) init.password = read_password();
-    return finish(cloudlink::control::run_init(init, [](const std::string& line) {
+    cloudlink::control::InitOptions& o = init.options;
+    for (char& c : o.domain) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    o.owner_given = init.owner->count() > 0;
+    o.chown = !init.no_chown;
+    o.start = !init.no_start;
+    if (init.password_stdin) o.password = read_password();
+    return finish(cloudlink::control::run_init(o, [](const std::string& line) {
       std::printf("%s\n", line.c_str());
       std::fflush(stdout);
     }));
