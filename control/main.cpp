@@ -242,40 +242,41 @@ int main(int argc, char** argv) {
                                                  "ADDR:PORT, HTTPS (instead of --listen)");
   serve_tls->excludes(serve_listen);
   CLI::Option* serve_tls_cert =
-      serve_cmd
-          ->add_option("--tls-cert", serve.serve.server.tls_cert_file,
-                       "PEM certificate chain for --listen-tls (reloaded when it changes)")
-          ->needs(serve_tls);
-  CLI::Option* serve_tls_key = serve_cmd
-                                   ->add_option("--tls-key", serve.serve.server.tls_key_file,
-                                                "PEM private key for --tls-cert")
-                                   ->needs(serve_tls);
+      serve_cmd->add_option("--tls-cert", serve.serve.server.tls_cert_file,
+                            "PEM certificate chain for --listen-tls (reloaded when it changes)");
+  CLI::Option* serve_tls_key = serve_cmd->add_option("--tls-key", serve.serve.server.tls_key_file,
+                                                     "PEM private key for --tls-cert");
   cloudlink::control::acme::OwnCertificateOptions acme;
   std::string acme_challenge_listen = "127.0.0.1:0";
   CLI::Option* acme_hostname =
       serve_cmd
           ->add_option("--acme-hostname", acme.hostname,
                        "get the --listen-tls certificate from ACME for this name (the VPS's)")
-          ->needs(serve_tls)
           ->excludes(serve_tls_cert)
           ->excludes(serve_tls_key);
-  serve_cmd->add_option("--acme-directory", acme.acme.directory_url, "ACME directory URL")
-      ->needs(acme_hostname);
-  serve_cmd->add_option("--acme-email", acme.acme.email, "ACME account contact (optional)")
-      ->needs(acme_hostname);
-  serve_cmd
-      ->add_option("--acme-ca-bundle", acme.acme.ca_bundle,
-                   "PEM file the ACME server's certificate must chain to (default: system)")
-      ->needs(acme_hostname);
-  serve_cmd
-      ->add_option("--acme-challenge-listen", acme_challenge_listen,
-                   "ADDR:PORT of the HTTP-01 responder the dataplane's :80 reaches")
-      ->needs(acme_hostname)
-      ->capture_default_str();
-  serve_cmd
-      ->add_option("--tls-dir", acme.tls_dir,
-                   "where the ACME certificate goes: fullchain.pem, key.pem (0600)")
-      ->needs(acme_hostname);
+  // Flags that mean something only with another one: checked once the settings file is in
+  // (CLI11's needs() runs before it, and would refuse a flag whose partner is in the file).
+  std::vector<std::pair<CLI::Option*, CLI::Option*>> serve_needs = {
+      {serve_tls_cert, serve_tls},
+      {serve_tls_key, serve_tls},
+      {acme_hostname, serve_tls},
+      {serve_cmd->add_option("--acme-directory", acme.acme.directory_url, "ACME directory URL"),
+       acme_hostname},
+      {serve_cmd->add_option("--acme-email", acme.acme.email, "ACME account contact (optional)"),
+       acme_hostname},
+      {serve_cmd->add_option(
+           "--acme-ca-bundle", acme.acme.ca_bundle,
+           "PEM file the ACME server's certificate must chain to (default: system)"),
+       acme_hostname},
+      {serve_cmd
+           ->add_option("--acme-challenge-listen", acme_challenge_listen,
+                        "ADDR:PORT of the HTTP-01 responder the dataplane's :80 reaches")
+           ->capture_default_str(),
+       acme_hostname},
+      {serve_cmd->add_option("--tls-dir", acme.tls_dir,
+                             "where the ACME certificate goes: fullchain.pem, key.pem (0600)"),
+       acme_hostname},
+  };
   serve_cmd->add_option("--ssh-host", serve.ssh.host, "the VPS name homes' agents connect to")
       ->capture_default_str();
   serve_cmd->add_option("--ssh-port", serve.ssh.port, "the VPS's sshd port")->capture_default_str();
@@ -333,6 +334,13 @@ int main(int argc, char** argv) {
                               : cloudlink::Result<void>(settings.error());
       if (!applied) {
         cloudlink::log_line("%s", applied.error().message().c_str());
+        return cloudlink::control::kExitUsage;
+      }
+    }
+    for (const auto& [option, partner] : serve_needs) {
+      if (option->count() > 0 && partner->count() == 0) {
+        cloudlink::log_line("%s requires %s (see --help)", option->get_name().c_str(),
+                            partner->get_name().c_str());
         return cloudlink::control::kExitUsage;
       }
     }

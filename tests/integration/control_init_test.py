@@ -124,8 +124,10 @@ class ControlInit(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("wrote acme-directory to", r.stdout)
         tls_port = h.free_port()
+        # A flag whose partner is in the file is taken (--acme-email needs --acme-hostname).
         proc = h.Process(self, [h.CONTROL, "serve", "--config", self.conf, "--listen-tls",
-                                f"127.0.0.1:{tls_port}"], "control-conf", self.work)
+                                f"127.0.0.1:{tls_port}", "--acme-email", "flag@example.com"],
+                         "control-conf", self.work)
         h.wait_for_listen(tls_port, proc)
         self.assertIn(f"data {self.data}", proc.stderr_text())
         listed = h.run([h.CONTROL, "routes", "list", "--json", "--data", self.data])
