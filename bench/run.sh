@@ -87,7 +87,7 @@ wait_listening "$backend_port" "$backend_pid" || { say "backend did not start"; 
 dataplane_routes_written=0
 write_dataplane_routes() {
   [ $dataplane_routes_written = 1 ] && return 0
-  mkdir -p "$work/dataplane-data"
+  run "$control_bin" init --no-start --no-chown --data "$work/dataplane-data" >/dev/null
   run "$control_bin" routes add "$sni" "127.0.0.1:$backend_port" --data "$work/dataplane-data" \
     >/dev/null
   dataplane_routes_written=1

@@ -149,7 +149,7 @@ run cp "$control_bin" "$bin_dir/cloudlink-control"
 control=$bin_dir/cloudlink-control
 
 state=$work/state
-mkdir -p "$state"
+run "$control" init --no-start --no-chown --data "$state" >/dev/null
 echo bench-password | run "$control" users add bench --password-stdin --data "$state" >/dev/null
 run ssh-keygen -q -t ed25519 -N '' -C bench-home -f "$work/home_key"
 run ssh-keygen -q -t ed25519 -N '' -C bench-host -f "$work/host_key"
@@ -249,7 +249,7 @@ write_dataplane_routes() {
   targets=${targets%,}
   [ "$routes_for" = "$targets" ] && return 0
   rm -rf "$work/routes"
-  mkdir -p "$work/routes"
+  run "$control_bin" init --no-start --no-chown --data "$work/routes" >/dev/null
   run "$control_bin" routes add "$sni" "$targets" --data "$work/routes" >/dev/null
   routes_for=$targets
 }

@@ -17,8 +17,10 @@
 #include "common/log.h"
 #include "common/settings_cli.h"
 #include "control/api/serve_api.h"
+#include "control/init_command.h"
 #include "control/route_commands.h"
 #include "control/serve_flags.h"
+#include "control/state/data_folder.h"
 #include "control/state_commands.h"
 #include "control/tenant_commands.h"
 
@@ -44,12 +46,59 @@ std::string read_password() {
   return line;
 }
 
+// `init`'s flags; parsed into cli.options (the password is read after parsing).
+struct InitCli {
+  cloudlink::control::InitOptions options;
+  bool password_stdin = false;
+  bool no_chown = false;
+  bool no_start = false;
+  CLI::Option* owner = nullptr;
+};
+
+CLI::App* add_init_command(CLI::App& app, InitCli& cli) {
+  cloudlink::control::InitOptions& o = cli.options;
+  o.data_dir = cloudlink::state::kDefaultDataDir;
+  o.config = cloudlink::control::kDefaultControlConfig;
+  CLI::App* init_cmd = app.add_subcommand(
+      "init", "first run on a VPS: make the data folder, the first admin, control.conf; start");
+  init_cmd->add_option("--data", o.data_dir, "data directory to make")->capture_default_str();
+  init_cmd->add_option("--config", o.config, "control's settings file to edit in place")
+      ->capture_default_str();
+  CLI::Option* init_domain =
+      init_cmd->add_option("--domain", o.domain, "the VPS's DNS name (control's own name)");
+  CLI::Option* init_admin = init_cmd->add_option("--admin", o.admin, "first admin's username");
+  CLI::Option* init_stdin =
+      init_cmd->add_flag("--password-stdin", cli.password_stdin, "read its password from stdin");
+  init_admin->needs(init_stdin);
+  init_stdin->needs(init_admin);
+  init_cmd->add_option("--acme-directory", o.acme_directory, "ACME directory URL")
+      ->needs(init_domain)
+      ->capture_default_str();
+  init_cmd->add_option("--acme-email", o.acme_email, "ACME account contact")->needs(init_domain);
+  init_cmd
+      ->add_option("--acme-ca-bundle", o.acme_ca_bundle,
+                   "PEM file the ACME server's certificate must chain to")
+      ->needs(init_domain);
+  cli.owner = init_cmd->add_option("--owner", o.owner, "system user the data folder goes to")
+                  ->capture_default_str();
+  init_cmd->add_flag("--no-chown", cli.no_chown, "leave the folder's owner and modes")
+      ->excludes(cli.owner);
+  init_cmd->add_flag("--no-start", cli.no_start, "do not enable and start the services");
+  init_cmd->add_option("--systemctl", o.systemctl,
+                       "systemctl program to run (default: systemctl when systemd runs)");
+  init_cmd->add_flag("--force", o.force, "replace settings control.conf holds otherwise");
+  return init_cmd;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   cloudlink::log_program_name() = "cloudlink-control";
   CLI::App app{"cloudlink-control: manage cloudlink users, homes and the route table"};
   app.require_subcommand(1);
+  InitCli init;
+  CLI::App* init_cmd = add_init_command(app, init);
+
   CLI::App* routes = app.add_subcommand("routes", "add, remove and list routes");
   routes->require_subcommand(1);
 
@@ -63,25 +112,25 @@ int main(int argc, char** argv) {
   add_cmd->add_option("--data", add.data_dir, "data directory")->capture_default_str();
 
   std::string rm_host;
-  std::string rm_data = "./var";
+  std::string rm_data = cloudlink::state::kDefaultDataDir;
   CLI::App* rm_cmd = routes->add_subcommand("rm", "remove a host's route");
   rm_cmd->add_option("HOST", rm_host, "hostname")->required();
   rm_cmd->add_option("--data", rm_data, "data directory")->capture_default_str();
 
-  std::string list_data = "./var";
+  std::string list_data = cloudlink::state::kDefaultDataDir;
   bool list_json = false;
   CLI::App* list_cmd = routes->add_subcommand("list", "print the route table");
   list_cmd->add_option("--data", list_data, "data directory")->capture_default_str();
   list_cmd->add_flag("--json", list_json, "print JSON");
 
-  std::string sync_data = "./var";
+  std::string sync_data = cloudlink::state::kDefaultDataDir;
   CLI::App* sync_cmd = routes->add_subcommand("sync", "rebuild the route table from the state");
   sync_cmd->add_option("--data", sync_data, "data directory")->capture_default_str();
 
   CLI::App* users = app.add_subcommand("users", "add, approve and list users");
   users->require_subcommand(1);
   std::string user_name;
-  std::string users_data = "./var";
+  std::string users_data = cloudlink::state::kDefaultDataDir;
   bool user_admin = false;
   bool password_stdin = false;
   CLI::App* users_add_cmd = users->add_subcommand("add", "add an active user");
@@ -121,7 +170,7 @@ int main(int argc, char** argv) {
 
   CLI::App* invitations = app.add_subcommand("invitations", "sign-up invitations");
   invitations->require_subcommand(1);
-  std::string invitations_data = "./var";
+  std::string invitations_data = cloudlink::state::kDefaultDataDir;
   std::string invitation_expires = "7d";
   std::string invitation_id;
   bool invitations_json = false;
@@ -145,7 +194,7 @@ int main(int argc, char** argv) {
 
   CLI::App* homes = app.add_subcommand("homes", "create, delete and list homes");
   homes->require_subcommand(1);
-  std::string homes_data = "./var";
+  std::string homes_data = cloudlink::state::kDefaultDataDir;
   std::string home_owner;
   std::string home_name;
   std::string home_key;
@@ -172,7 +221,7 @@ int main(int argc, char** argv) {
   std::string ak_user;
   std::string ak_type;
   std::string ak_key;
-  std::string ak_data = "./var";
+  std::string ak_data = cloudlink::state::kDefaultDataDir;
   CLI::App* ak_cmd = app.add_subcommand(
       "authorized-keys", "sshd AuthorizedKeysCommand: print the key line for %u %t %k");
   ak_cmd->add_option("USER", ak_user, "ssh user (%u)")->required();
@@ -194,40 +243,41 @@ int main(int argc, char** argv) {
                                                  "ADDR:PORT, HTTPS (instead of --listen)");
   serve_tls->excludes(serve_listen);
   CLI::Option* serve_tls_cert =
-      serve_cmd
-          ->add_option("--tls-cert", serve.serve.server.tls_cert_file,
-                       "PEM certificate chain for --listen-tls (reloaded when it changes)")
-          ->needs(serve_tls);
-  CLI::Option* serve_tls_key = serve_cmd
-                                   ->add_option("--tls-key", serve.serve.server.tls_key_file,
-                                                "PEM private key for --tls-cert")
-                                   ->needs(serve_tls);
+      serve_cmd->add_option("--tls-cert", serve.serve.server.tls_cert_file,
+                            "PEM certificate chain for --listen-tls (reloaded when it changes)");
+  CLI::Option* serve_tls_key = serve_cmd->add_option("--tls-key", serve.serve.server.tls_key_file,
+                                                     "PEM private key for --tls-cert");
   cloudlink::control::acme::OwnCertificateOptions acme;
   std::string acme_challenge_listen = "127.0.0.1:0";
   CLI::Option* acme_hostname =
       serve_cmd
           ->add_option("--acme-hostname", acme.hostname,
                        "get the --listen-tls certificate from ACME for this name (the VPS's)")
-          ->needs(serve_tls)
           ->excludes(serve_tls_cert)
           ->excludes(serve_tls_key);
-  serve_cmd->add_option("--acme-directory", acme.acme.directory_url, "ACME directory URL")
-      ->needs(acme_hostname);
-  serve_cmd->add_option("--acme-email", acme.acme.email, "ACME account contact (optional)")
-      ->needs(acme_hostname);
-  serve_cmd
-      ->add_option("--acme-ca-bundle", acme.acme.ca_bundle,
-                   "PEM file the ACME server's certificate must chain to (default: system)")
-      ->needs(acme_hostname);
-  serve_cmd
-      ->add_option("--acme-challenge-listen", acme_challenge_listen,
-                   "ADDR:PORT of the HTTP-01 responder the dataplane's :80 reaches")
-      ->needs(acme_hostname)
-      ->capture_default_str();
-  serve_cmd
-      ->add_option("--tls-dir", acme.tls_dir,
-                   "where the ACME certificate goes: fullchain.pem, key.pem (0600)")
-      ->needs(acme_hostname);
+  // Flags that mean something only with another one: checked once the settings file is in
+  // (CLI11's needs() runs before it, and would refuse a flag whose partner is in the file).
+  std::vector<std::pair<CLI::Option*, CLI::Option*>> serve_needs = {
+      {serve_tls_cert, serve_tls},
+      {serve_tls_key, serve_tls},
+      {acme_hostname, serve_tls},
+      {serve_cmd->add_option("--acme-directory", acme.acme.directory_url, "ACME directory URL"),
+       acme_hostname},
+      {serve_cmd->add_option("--acme-email", acme.acme.email, "ACME account contact (optional)"),
+       acme_hostname},
+      {serve_cmd->add_option(
+           "--acme-ca-bundle", acme.acme.ca_bundle,
+           "PEM file the ACME server's certificate must chain to (default: system)"),
+       acme_hostname},
+      {serve_cmd
+           ->add_option("--acme-challenge-listen", acme_challenge_listen,
+                        "ADDR:PORT of the HTTP-01 responder the dataplane's :80 reaches")
+           ->capture_default_str(),
+       acme_hostname},
+      {serve_cmd->add_option("--tls-dir", acme.tls_dir,
+                             "where the ACME certificate goes: fullchain.pem, key.pem (0600)"),
+       acme_hostname},
+  };
   serve_cmd->add_option("--ssh-host", serve.ssh.host, "the VPS name homes' agents connect to")
       ->capture_default_str();
   serve_cmd->add_option("--ssh-port", serve.ssh.port, "the VPS's sshd port")->capture_default_str();
@@ -276,6 +326,13 @@ int main(int argc, char** argv) {
                               : cloudlink::Result<void>(settings.error());
       if (!applied) {
         cloudlink::log_line("%s", applied.error().message().c_str());
+        return cloudlink::control::kExitUsage;
+      }
+    }
+    for (const auto& [option, partner] : serve_needs) {
+      if (option->count() > 0 && partner->count() == 0) {
+        cloudlink::log_line("%s requires %s (see --help)", option->get_name().c_str(),
+                            partner->get_name().c_str());
         return cloudlink::control::kExitUsage;
       }
     }
@@ -333,6 +390,18 @@ int main(int argc, char** argv) {
       serve.serve.listen = serve_listen_tls;
     }
     return cloudlink::control::api::run_api_serve(std::move(serve));
+  }
+  if (init_cmd->parsed()) {
+    cloudlink::control::InitOptions& o = init.options;
+    for (char& c : o.domain) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    o.owner_given = init.owner->count() > 0;
+    o.chown = !init.no_chown;
+    o.start = !init.no_start;
+    if (init.password_stdin) o.password = read_password();
+    return finish(cloudlink::control::run_init(o, [](const std::string& line) {
+      std::printf("%s\n", line.c_str());
+      std::fflush(stdout);
+    }));
   }
   if (add_cmd->parsed()) return finish(cloudlink::control::routes_add(add));
   if (rm_cmd->parsed()) return finish(cloudlink::control::routes_rm(rm_host, rm_data));

@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <optional>
 #include <vector>
 
 #include "common/hostname.h"
 #include "common/route_table.h"
 #include "control/route_format.h"
+#include "control/state/data_folder.h"
 
 namespace cloudlink::control {
 namespace {
@@ -62,6 +64,13 @@ Result<Route> route_from_options(const RouteAddOptions& options) {
   return route;
 }
 
+// Only init makes a data folder; a route command on any other folder is a configuration error.
+std::optional<CommandOutcome> refuse_uninitialised(const std::string& data_dir) {
+  auto initialised = state::require_initialised(data_dir);
+  if (initialised) return std::nullopt;
+  return CommandOutcome{kExitUsage, initialised.error().context()};
+}
+
 bool table_exists(const std::string& data_dir) {
   std::error_code ec;
   return std::filesystem::exists(data_dir + "/routes/data.mdb", ec);
@@ -79,6 +88,7 @@ std::string describe(const std::string& host, const Route& route) {
 CommandOutcome routes_add(const RouteAddOptions& options) {
   auto route = route_from_options(options);
   if (!route) return usage_error(route.error());
+  if (auto refused = refuse_uninitialised(options.data_dir)) return *refused;
   auto table = RouteTable::open_writable(options.data_dir);
   if (!table) return runtime_error(table.error());
   // Only to word the confirmation: put() replaces an existing key either way.
@@ -95,6 +105,7 @@ CommandOutcome routes_rm(const std::string& host, const std::string& data_dir) {
   if (auto valid = validate_route_hostname(host); !valid) {
     return usage_error(valid.error());
   }
+  if (auto refused = refuse_uninitialised(data_dir)) return *refused;
   if (!table_exists(data_dir)) return {kExitRuntime, "no route for " + host};
   auto table = RouteTable::open_writable(data_dir);
   if (!table) return runtime_error(table.error());
@@ -105,6 +116,7 @@ CommandOutcome routes_rm(const std::string& host, const std::string& data_dir) {
 }
 
 CommandOutcome routes_list(const std::string& data_dir, bool json) {
+  if (auto refused = refuse_uninitialised(data_dir)) return *refused;
   RouteEntries routes;
   // Listing a directory that holds no table shows an empty table instead of creating one.
   if (table_exists(data_dir)) {

@@ -23,8 +23,10 @@ struct RouteAddOptions {
   std::string proxy_protocol;  // "" or "v2"
   std::string http_target;     // "" or "ADDR:PORT"
   std::string home = "cli";
-  std::string data_dir = "./var";
+  std::string data_dir = "/var/lib/cloudlink";  // state::kDefaultDataDir
 };
+
+// Each refuses a data folder `init` never made (exit kExitUsage, control/state/data_folder.h).
 
 // Adds the route, or replaces the route of an existing host ("updated").
 CommandOutcome routes_add(const RouteAddOptions& options);

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "common/log.h"
+#include "common/service_notify.h"
 #include "common/socket_address.h"
 
 namespace cloudlink::control {
@@ -62,6 +63,10 @@ int run_serve(const ServeOptions& options) {
   }
   http::ServerOptions server_options = options.server;
   server_options.max_connections = fit_descriptor_limit(server_options.max_connections);
+  if (auto period = service::watchdog_period()) {
+    server_options.heartbeat = [] { service::notify_watchdog(); };
+    server_options.heartbeat_period = *period;
+  }
   http::Server server(std::move(server_options));
   auto routes = http::add_standard_routes(server);
   if (routes && options.add_routes) routes = options.add_routes(server);
@@ -85,11 +90,18 @@ int run_serve(const ServeOptions& options) {
     }
   }
 
+  // Ready for systemd (Type=notify) once the listener is bound and control's certificate
+  // has started: a client connecting from now on is answered.
+  service::notify_ready("serving on port " + std::to_string(*port) + ", data " + options.data_dir);
+
   std::atomic<bool> finished{false};
   std::thread waiter([&] {
     int signal_number = 0;
     sigwait(&stop_signals, &signal_number);
-    if (!finished.load()) server.stop();
+    if (!finished.load()) {
+      service::notify_stopping();
+      server.stop();
+    }
   });
   auto served = server.run();
   finished.store(true);

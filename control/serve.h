@@ -15,8 +15,8 @@
 namespace cloudlink::control {
 
 struct ServeOptions {
-  std::string data_dir = "./var";
-  std::string listen = "127.0.0.1:8000";  // ADDR:PORT, [v6]:PORT; port 0 picks a free one
+  std::string data_dir = "/var/lib/cloudlink";  // state::kDefaultDataDir
+  std::string listen = "127.0.0.1:8000";        // ADDR:PORT, [v6]:PORT; port 0 picks a free one
   http::ServerOptions server;
   // Registers the API's own routes (called once, before the listener opens).
   std::function<Result<void>(http::Server&)> add_routes;
@@ -32,7 +32,9 @@ Result<std::pair<std::string, uint16_t>> parse_listen(const std::string& listen)
 // max_connections, lowered (and logged) when the descriptors left cannot hold that many.
 uint32_t fit_descriptor_limit(uint32_t max_connections);
 
-// Serves until SIGINT or SIGTERM; prints `listening on ADDR:PORT` on stderr once bound.
+// Serves until SIGINT or SIGTERM; prints `listening on ADDR:PORT` on stderr once bound. Under
+// systemd (common/service_notify.h): READY=1 once bound, STOPPING=1 at the signal, and the
+// watchdog pinged from the connection loop itself when the unit sets WatchdogSec=.
 // Before anything else, fits the connection limit to the descriptors (fit_descriptor_limit).
 // Returns the process exit code (0 after a signal, 1 on a start-up error, printed).
 int run_serve(const ServeOptions& options);

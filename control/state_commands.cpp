@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "control/api/views.h"
+#include "control/state/data_folder.h"
 #include "control/state/state_store.h"
 
 namespace cloudlink::control {
@@ -140,6 +141,9 @@ CommandOutcome routes_sync(const std::string& data_dir) {
 
 CommandOutcome authorized_keys(const std::string& data_dir, const std::string& user,
                                const std::string& key_type, const std::string& key) {
+  if (auto initialised = state::require_initialised(data_dir); !initialised) {
+    return failure(initialised.error());
+  }
   auto line = state::authorized_keys_line(data_dir, user, key_type, key);
   if (!line) return {kExitRuntime, line.error().message()};
   return {kExitOk, line.value() ? **line + "\n" : std::string()};

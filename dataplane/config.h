@@ -16,7 +16,7 @@ namespace cloudlink::dataplane {
 enum class RelayMode { kCopy, kSplice, kSockmap };
 
 struct Config {
-  std::string data_dir = "./var";
+  std::string data_dir = "/var/lib/cloudlink";  // control init makes it
   std::vector<SocketAddress> tls_listeners;
   // Plain HTTP (:80): routed by the Host of the first request head (common/http_head.h).
   std::vector<SocketAddress> http_listeners;

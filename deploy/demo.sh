@@ -96,6 +96,7 @@ done
 usermod -p '*' cloudlink  # no password, but not locked: sshd without PAM refuses locked users
 
 echo "== control: REST API on 127.0.0.1:$control_port, state in $data"
+"$control" init --no-start --no-chown --data "$data"
 printf '%s\n' "$password" | "$control" users add "$user" --password-stdin --data "$data" >/dev/null
 "$control" serve --data "$data" --listen "127.0.0.1:$control_port" --ssh-host 127.0.0.1 \
   --ssh-port "$ssh_port" --port-range "$port_range" >"$data/demo/control.log" 2>&1 &

@@ -3,10 +3,16 @@
 #include "common/log.h"
 #include "control/api/api_routes.h"
 #include "control/api/upkeep.h"
+#include "control/state/data_folder.h"
 
 namespace cloudlink::control::api {
 
 int run_api_serve(ApiServeOptions options) {
+  // A data folder init never made is a configuration error (exit 2), not a new empty database.
+  if (auto initialised = state::require_initialised(options.serve.data_dir); !initialised) {
+    log_line("%s", initialised.error().context().c_str());
+    return 2;
+  }
   auto store = state::StateStore::open(options.serve.data_dir, options.store);
   if (!store) {
     log_line("%s", store.error().message().c_str());

@@ -21,7 +21,8 @@ struct ApiServeOptions {
   std::optional<acme::OwnCertificateOptions> own_certificate;
 };
 
-// The process exit code: 0 after a signal, 1 when the store or the listener cannot start.
+// The process exit code: 0 after a signal, 1 when the store or the listener cannot start, 2 when
+// the data folder was never initialised (`cloudlink-control init`).
 int run_api_serve(ApiServeOptions options);
 
 }  // namespace cloudlink::control::api

@@ -152,6 +152,7 @@ Result<void> HttpLoop::run() {
     }
     run_ready();
     expire_deadlines();
+    beat();
     if (accept_paused_ && Clock::now() >= accept_resume_) resume_accept();
   }
   for (uint32_t slot = 0; slot < slots_.size(); ++slot) {
@@ -173,11 +174,22 @@ int HttpLoop::epoll_timeout_ms() const {
   };
   if (accept_paused_) earliest = std::min(earliest, at_ns(accept_resume_));
   if (stopping_) earliest = std::min(earliest, at_ns(drain_deadline_));
+  if (options_.heartbeat && options_.heartbeat_period.count() > 0) {
+    earliest = std::min(earliest, at_ns(next_heartbeat_));
+  }
   if (earliest == INT64_MAX) return -1;
   const int64_t left = earliest - now_ns();
   if (left <= 0) return 0;
   // Rounded up, so a wake-up is never early and never spins.
   return static_cast<int>(std::min<int64_t>((left + 999'999) / 1'000'000, 60'000));
+}
+
+void HttpLoop::beat() {
+  if (!options_.heartbeat || options_.heartbeat_period.count() <= 0) return;
+  const Clock::time_point now = Clock::now();
+  if (now < next_heartbeat_) return;
+  options_.heartbeat();
+  next_heartbeat_ = now + options_.heartbeat_period;
 }
 
 void HttpLoop::accept_ready() {

@@ -68,6 +68,7 @@ class HttpLoop {
   void on_answers();
   void run_ready();
   void expire_deadlines();
+  void beat();  // the heartbeat, when it is due
   // After anything touched slot's connection: hand a finished request to the pool, re-arm
   // its deadline, queue it when it wants another turn, or close it.
   void settle(uint32_t slot);
@@ -98,6 +99,7 @@ class HttpLoop {
   bool accept_paused_ = false;
   Clock::time_point accept_resume_{};
   Clock::time_point last_fd_log_{};
+  Clock::time_point next_heartbeat_{};
 
   std::vector<Slot> slots_;
   std::vector<uint32_t> free_slots_;

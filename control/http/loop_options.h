@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "common/cidr.h"
@@ -38,6 +39,11 @@ struct LoopOptions {
   // --accept-proxy-from: peers whose connections start with a PROXY v1/v2 header
   // (common/proxy_accept.h).
   std::vector<Cidr> trusted_proxies;
+  // Called by the loop itself at least every heartbeat_period while it runs, so a ping to
+  // systemd's watchdog proves that the loop which accepts and answers still turns (a timer
+  // thread would keep pinging for a wedged loop). Zero period or no function: never.
+  std::function<void()> heartbeat;
+  std::chrono::microseconds heartbeat_period{0};
 };
 
 }  // namespace cloudlink::control::http

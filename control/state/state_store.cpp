@@ -11,6 +11,7 @@
 #include "common/hostname.h"
 #include "common/log.h"
 #include "common/route_table.h"
+#include "control/state/data_folder.h"
 #include "control/state/lmdb.h"
 #include "control/state/password_gate.h"
 #include "control/state/records.h"
@@ -24,8 +25,6 @@ namespace {
 // reads it through the group).
 constexpr mdb_mode_t kStateFileMode = 0660;
 constexpr unsigned kMaxDbs = 16;
-constexpr size_t kMinPassword = 8;
-constexpr size_t kMaxPassword = 1024;
 constexpr size_t kMaxHomeName = 64;
 constexpr size_t kMaxSlug = 32;
 
@@ -68,13 +67,6 @@ Result<Dbs> open_dbs(Env& env) {
     *dbi = opened.value();
   }
   return dbs;
-}
-
-Result<void> validate_password(const std::string& password) {
-  if (password.size() < kMinPassword || password.size() > kMaxPassword) {
-    return invalid_field("password", "must be 8 to 1024 bytes");
-  }
-  return ok();
 }
 
 Result<void> validate_home_name(const std::string& name) {
@@ -510,6 +502,11 @@ Result<std::unique_ptr<StateStore>> StateStore::open(const std::string& data_dir
   if (options.port_block == 0 || options.port_first == 0 ||
       options.port_last < options.port_first) {
     return invalid("state: the tunnel port range or block size is empty");
+  }
+  if (!options.create) {
+    if (auto initialised = require_initialised(data_dir); !initialised) {
+      return initialised.error();
+    }
   }
   auto env = Env::open(data_dir + "/state", true, kMaxDbs, kStateFileMode, options.map);
   if (!env) return env.error();

@@ -158,11 +158,16 @@ struct StoreOptions {
   HostnamePolicyOptions hostname_policy;
   // Clock (unix seconds); tests replace it.
   std::function<int64_t()> now;
+  // Make DATA/state when it is missing (`init`, tests). Without it open() refuses a data folder
+  // that was never initialised (control/state/data_folder.h) instead of creating an empty one.
+  bool create = false;
 };
 
 class StateStore {
  public:
-  // Opens (creating) DATA/state and DATA/routes, then rebuilds routes from state.
+  // Opens DATA/state and DATA/routes (creating them only with options.create; otherwise a
+  // folder never initialised is an invalid error saying how to init), then rebuilds routes
+  // from state.
   static Result<std::unique_ptr<StateStore>> open(const std::string& data_dir,
                                                   StoreOptions options = {});
   ~StateStore();

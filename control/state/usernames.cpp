@@ -22,4 +22,11 @@ Result<void> validate_username(std::string_view name, std::string_view field) {
   return ok();
 }
 
+Result<void> validate_password(std::string_view password) {
+  if (password.size() < kMinPassword || password.size() > kMaxPassword) {
+    return invalid_field("password", "must be 8 to 1024 bytes");
+  }
+  return ok();
+}
+
 }  // namespace cloudlink::state

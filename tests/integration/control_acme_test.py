@@ -59,6 +59,7 @@ class ControlAcme(unittest.TestCase):
 
     def serve(self, name, data, tls_dir, tag):
         port = h.free_port()
+        h.init_data(data)
         proc = h.Process(self, [h.CONTROL, "serve", "--data", data,
                                 "--listen-tls", f"127.0.0.1:{port}",
                                 "--acme-hostname", name, "--acme-directory", self.ca.directory,
@@ -199,7 +200,7 @@ class ControlAcme(unittest.TestCase):
                                   (("hostname", BAD_NAME),))], 0)
 
     def test_start_errors_are_one_clear_line(self):
-        base = [h.CONTROL, "serve", "--data", os.path.join(self.work, "var-errors"),
+        base = [h.CONTROL, "serve", "--data", h.init_data(os.path.join(self.work, "var-errors")),
                 "--listen-tls", "127.0.0.1:0", "--acme-directory", self.ca.directory]
         tls_dir = os.path.join(self.work, "tls-errors")
         r = h.run(base + ["--acme-hostname", "*.vps.test", "--tls-dir", tls_dir])

@@ -84,6 +84,7 @@ class ControlServer:
         self.start()
 
     def start(self):
+        h.init_data(self.data)
         self.proc = h.Process(self.testcase,
                               [h.CONTROL, "serve", "--data", self.data,
                                "--listen", f"127.0.0.1:{self.port}"] + self.extra_args,

@@ -85,7 +85,7 @@ class ControlHttpLimits(unittest.TestCase):
     def serve(self, tls, *extra, preexec_fn=None):
         port = h.free_port()
         data = os.path.join(self.work, f"var-{port}")
-        argv = [h.CONTROL, "serve", "--data", data]
+        argv = [h.CONTROL, "serve", "--data", h.init_data(data)]
         if tls:
             argv += ["--listen-tls", f"127.0.0.1:{port}", "--tls-cert", self.cert,
                      "--tls-key", self.key]

@@ -48,7 +48,7 @@ class ControlBehindDataplane(unittest.TestCase):
         cls.ca = Pebble(cls, cls.work, http_port=cls.dp.http_ports[0])
         cls.control_port = h.free_port()
         cls.control = h.Process(cls, [
-            h.CONTROL, "serve", "--data", cls.data, "--listen-tls",
+            h.CONTROL, "serve", "--data", h.init_data(cls.data), "--listen-tls",
             f"127.0.0.1:{cls.control_port}", "--acme-hostname", NAME, "--acme-directory",
             cls.ca.directory, "--acme-ca-bundle", cls.ca.https_ca, "--tls-dir",
             os.path.join(cls.work, "tls"), "--accept-proxy-from", "127.0.0.1/32"],
@@ -175,7 +175,7 @@ class ControlBehindDataplane(unittest.TestCase):
         data = os.path.join(self.work, "var-plain")
         port = h.free_port()
         proc = h.Process(self, [
-            h.CONTROL, "serve", "--data", data, "--listen-tls", f"127.0.0.1:{port}",
+            h.CONTROL, "serve", "--data", h.init_data(data), "--listen-tls", f"127.0.0.1:{port}",
             "--acme-hostname", "plain.test", "--acme-directory", "https://127.0.0.1:1/dir",
             "--tls-dir", os.path.join(self.work, "tls-plain")], "control-plain", self.work)
         h.wait_for_listen(port, proc)
@@ -185,7 +185,7 @@ class ControlBehindDataplane(unittest.TestCase):
                                    data]).stdout)
         self.assertEqual([r["flags"] for r in listed if r["host"] == "plain.test"], [[]])
         # One target trusted and the other not: one clear start-up error.
-        bad = h.run([h.CONTROL, "serve", "--data", os.path.join(self.work, "var-bad"),
+        bad = h.run([h.CONTROL, "serve", "--data", h.init_data(os.path.join(self.work, "var-bad")),
                      "--listen-tls", f"127.0.0.1:{h.free_port()}", "--acme-hostname", "bad.test",
                      "--acme-directory", "https://127.0.0.1:1/dir", "--tls-dir",
                      os.path.join(self.work, "tls-bad"), "--acme-challenge-listen",

@@ -19,6 +19,9 @@ class ControlRoutesTest(unittest.TestCase):
             self.fail("set CLOUDLINK_CONTROL to the cloudlink-control binary")
         self.data = tempfile.mkdtemp(prefix="control_routes_test.")
         self.addCleanup(shutil.rmtree, self.data, ignore_errors=True)
+        init = subprocess.run([CONTROL, "init", "--no-start", "--no-chown", "--data", self.data],
+                              capture_output=True, text=True, timeout=30)
+        self.assertEqual(init.returncode, 0, init.stderr)
 
     def run_control(self, *args, data=True):
         argv = [CONTROL, *args]
@@ -82,9 +85,10 @@ class ControlRoutesTest(unittest.TestCase):
         self.assertIn("other.test", proc.stderr)
         self.assertEqual(len(self.routes()), 1)
 
-    def test_list_of_an_empty_dir_creates_nothing(self):
+    def test_list_of_a_fresh_folder_is_empty_and_changes_nothing(self):
+        before = sorted(os.listdir(self.data))
         self.assertEqual(self.routes(), [])
-        self.assertEqual(os.listdir(self.data), [])
+        self.assertEqual(sorted(os.listdir(self.data)), before)
 
     def test_bad_input_exits_2_and_changes_nothing(self):
         self.ok("routes", "add", "keep.test", "127.0.0.1:1")
@@ -125,12 +129,12 @@ class ControlRoutesTest(unittest.TestCase):
                 self.assertIn(needle, lines[0])
                 self.assertEqual(self.table(), before)
 
-    def test_unwritable_data_dir_is_a_runtime_failure(self):
-        blocker = os.path.join(self.data, "file")
-        with open(blocker, "w") as f:
+    def test_unwritable_routes_are_a_runtime_failure(self):
+        routes = os.path.join(self.data, "routes")
+        shutil.rmtree(routes)
+        with open(routes, "w") as f:
             f.write("not a directory")
-        proc = subprocess.run([CONTROL, "routes", "add", "app.test", "127.0.0.1:1",
-                               "--data", blocker], capture_output=True, text=True, timeout=30)
+        proc = self.run_control("routes", "add", "app.test", "127.0.0.1:1")
         self.assertEqual(proc.returncode, 1, proc.stderr)
         self.assertTrue(proc.stderr.startswith("cloudlink-control: "))
 

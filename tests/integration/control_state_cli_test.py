@@ -15,10 +15,10 @@ class ControlStateCliTest(unittest.TestCase):
         if not harness.CONTROL or not os.access(harness.CONTROL, os.X_OK):
             raise AssertionError("set CLOUDLINK_CONTROL to the built cloudlink-control")
         self.work = harness.temp_dir(self)
-        self.data = os.path.join(self.work, "data")
+        self.data = harness.init_data(os.path.join(self.work, "data"))
 
-    def control(self, *args, stdin=None):
-        return subprocess.run([harness.CONTROL, *args, "--data", self.data], input=stdin,
+    def control(self, *args, stdin=None, data=None):
+        return subprocess.run([harness.CONTROL, *args, "--data", data or self.data], input=stdin,
                               capture_output=True, text=True, timeout=WAIT)
 
     def keygen(self, name):
@@ -92,10 +92,13 @@ class ControlStateCliTest(unittest.TestCase):
         listed = self.control("homes", "list", "--json")
         self.assertEqual(json.loads(listed.stdout), [])
 
-    def test_authorized_keys_before_any_state(self):
-        out = self.control("authorized-keys", "cloudlink", "ssh-ed25519", "AAAA")
-        self.assertEqual((out.returncode, out.stdout), (0, ""))
-        self.assertFalse(os.path.exists(os.path.join(self.data, "state")))
+    def test_authorized_keys_on_a_folder_never_initialised(self):
+        # sshd takes the failure as "no key": nobody logs in, and the reason is in its log.
+        fresh = os.path.join(self.work, "fresh")
+        out = self.control("authorized-keys", "cloudlink", "ssh-ed25519", "AAAA", data=fresh)
+        self.assertEqual((out.returncode, out.stdout), (2, ""))
+        self.assertIn("never initialised", out.stderr)
+        self.assertFalse(os.path.exists(fresh))
 
     def test_routes_sync_drops_routes_the_state_does_not_have(self):
         harness.routes_add(self, self.data, "manual.example.com", ["127.0.0.1:10001"])

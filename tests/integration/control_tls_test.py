@@ -46,7 +46,8 @@ class ControlTls(unittest.TestCase):
         shutil.copy(self.first[0], self.cert)
         shutil.copy(self.first[1], self.key)
         self.port = h.free_port()
-        self.proc = h.Process(self, [h.CONTROL, "serve", "--data", os.path.join(self.work, "var"),
+        data = h.init_data(os.path.join(self.work, "var"))
+        self.proc = h.Process(self, [h.CONTROL, "serve", "--data", data,
                                      "--listen-tls", f"127.0.0.1:{self.port}",
                                      "--tls-cert", self.cert, "--tls-key", self.key],
                               "control", self.work)
@@ -144,12 +145,12 @@ class ControlTls(unittest.TestCase):
         self.assertEqual(self.served_fingerprint(self.first[0]), self.der(self.first[0]))
 
     def test_bad_certificate_at_start_is_one_clear_error(self):
-        bad = h.run([h.CONTROL, "serve", "--data", os.path.join(self.work, "var2"),
+        bad = h.run([h.CONTROL, "serve", "--data", h.init_data(os.path.join(self.work, "var2")),
                      "--listen-tls", f"127.0.0.1:{h.free_port()}", "--tls-cert", self.first[1],
                      "--tls-key", self.first[1]])
         self.assertEqual(bad.returncode, 1)
         self.assertIn(f"--tls-cert {self.first[1]}", bad.stderr)
-        mismatch = h.run([h.CONTROL, "serve", "--data", os.path.join(self.work, "var3"),
+        mismatch = h.run([h.CONTROL, "serve", "--data", h.init_data(os.path.join(self.work, "var3")),
                           "--listen-tls", f"127.0.0.1:{h.free_port()}", "--tls-cert",
                           self.first[0], "--tls-key", self.second[1]])
         self.assertEqual(mismatch.returncode, 1)

@@ -21,7 +21,7 @@ def probe_sockmap():
     """None if the dataplane can run --relay sockmap here, else why not (its own log line)."""
     work = h.tempfile.mkdtemp(prefix="cloudlink-sockmap-probe.")
     try:
-        h.run([h.CONTROL, "routes", "list", "--data", work])  # creates the routes environment
+        h.init_data(work)  # creates the routes environment
         argv = [h.DATAPLANE, "--data", work, "--metrics", "off", "--relay", "sockmap",
                 "--require-bpf", "--listen-tls", f"127.0.0.1:{h.free_port()}", "--workers", "1"]
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -245,7 +245,7 @@ class SockmapFallbackTest(unittest.TestCase):
 
     def test_require_bpf_makes_it_a_start_failure(self):
         work = h.temp_dir(self, "dataplane_sockmap_require.")
-        h.run([h.CONTROL, "routes", "list", "--data", work])
+        h.init_data(work)
         r = h.run(["capsh", "--drop=cap_bpf,cap_sys_admin", "--", "-c",
                    'exec "$0" "$@"', h.DATAPLANE, "--data", work, "--metrics", "off",
                    "--relay", "sockmap", "--require-bpf",

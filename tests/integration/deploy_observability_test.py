@@ -389,6 +389,7 @@ class AgainstDataplaneTest(ServedQueriesChecks, unittest.TestCase):
         work = h.temp_dir(cls, "deploy_observability.")
         cls.dp = h.Dataplane(cls, work, workers=2)
         backend = h.TcpBackend(cls, h.echo_handler)
+        h.init_data(cls.dp.data)
         r = h.run([h.CONTROL, "routes", "add", "obs.test", backend.address, "--data", cls.dp.data])
         if r.returncode != 0:
             raise AssertionError(f"routes add: {r.stderr}")

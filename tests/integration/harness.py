@@ -197,9 +197,21 @@ def run(argv, timeout=WAIT, **kwargs):
                           timeout=timeout, stdin=subprocess.DEVNULL, **kwargs)
 
 
-# ---- routes (through the real cloudlink-control) ----
+# ---- the data folder and routes (through the real cloudlink-control) ----
+
+def init_data(data):
+    """Initialises data as `cloudlink-control init` does on a VPS, without systemd or chown;
+    every other control command refuses a folder init never made. Does nothing once done."""
+    if os.path.exists(os.path.join(data, "state", "data.mdb")):
+        return data
+    proc = run([CONTROL, "init", "--no-start", "--no-chown", "--data", data])
+    if proc.returncode != 0:
+        raise AssertionError(f"init --data {data}: {proc.stderr}")
+    return data
+
 
 def routes_add(testcase, data, host, targets, proxy_v2=False, http_target=None):
+    init_data(data)
     argv = [CONTROL, "routes", "add", host, ",".join(targets)]
     if proxy_v2:
         argv += ["--proxy-protocol", "v2"]

@@ -345,7 +345,7 @@ class HomeEnrollTest(unittest.TestCase):
                         "-addext", "subjectAltName=IP:127.0.0.1"],
                        check=True, capture_output=True, timeout=h.WAIT)
         port = h.free_port()
-        proc = h.Process(self, [h.CONTROL, "serve", "--data", os.path.join(work, "var"),
+        proc = h.Process(self, [h.CONTROL, "serve", "--data", h.init_data(os.path.join(work, "var")),
                                 "--listen-tls", f"127.0.0.1:{port}", "--tls-cert", cert,
                                 "--tls-key", key, "--ssh-host", "127.0.0.1", "--ssh-port",
                                 str(self.ssh_port)], "control-tls", work)

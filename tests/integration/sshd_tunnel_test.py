@@ -104,6 +104,7 @@ class SshdTunnelTest(unittest.TestCase):
         cls.data = os.path.join(cls.work, "data")
         os.chmod(cls.work, 0o755)
         os.makedirs(cls.data)
+        harness.init_data(cls.data)
         cls.control_ok("users", "add", "alice", "--password-stdin", stdin="alice-password\n")
         cls.control_ok("users", "add", "bob", "--password-stdin", stdin="bob-password\n")
         # A block of 20 ports for two homes, away from the kernel's ephemeral range.

@@ -85,7 +85,7 @@ TEST(ParseCommandLine, ReadsEveryFlag) {
 TEST(ParseCommandLine, DefaultsAreUsable) {
   auto r = parse({});
   ASSERT_TRUE(r.ok()) << r.error().message();
-  EXPECT_EQ(r->config.data_dir, "./var");
+  EXPECT_EQ(r->config.data_dir, "/var/lib/cloudlink");
   ASSERT_EQ(r->config.tls_listeners.size(), 1u);
   EXPECT_GE(r->config.workers, 1u);
   EXPECT_EQ(r->config.relay, RelayMode::kCopy);

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "common/route_table.h"
+#include "control/state/data_folder.h"
 #include "control/state/records.h"
 #include "temp_dir.h"
 #include "test_result.h"
@@ -70,6 +71,7 @@ class StateStoreTest : public ::testing::Test {
     o.port_first = 20000;
     o.port_last = 20049;
     o.port_block = port_block_;
+    o.create = true;
     return o;
   }
 
@@ -133,6 +135,24 @@ TEST(StateErrors, MapToHttpStatus) {
   EXPECT_EQ(http_status(Error(EIO, "disk")), 500);
   EXPECT_STREQ(error_code_name(conflict("x")), "conflict");
   EXPECT_EQ(invalid_field("hostname", "bad").context(), "hostname: bad");
+}
+
+TEST(StateStoreOpen, RefusesAFolderNeverInitialisedAndCreatesOnlyWhenAsked) {
+  TempDir dir;
+  StoreOptions o;
+  o.password_cost = PasswordCost::kMinimum;
+  auto refused = StateStore::open(dir.path(), o);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(code_of(refused), StateErrc::kInvalid);
+  EXPECT_ERR_WITH(refused, "never initialised");
+  EXPECT_ERR_WITH(refused, "cloudlink-control init --data " + dir.path());
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/state"));
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/routes"));
+  o.create = true;
+  ASSERT_OK(StateStore::open(dir.path(), o));
+  EXPECT_TRUE(data_folder_initialised(dir.path()));
+  o.create = false;
+  EXPECT_OK(StateStore::open(dir.path(), o));
 }
 
 TEST_F(StateStoreTest, SignupIsInactiveUntilApproved) {
