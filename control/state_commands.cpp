@@ -53,6 +53,24 @@ CommandOutcome users_deactivate(const std::string& data_dir, const std::string& 
   return {kExitOk, "deactivated " + name + "\n"};
 }
 
+CommandOutcome users_expire(const std::string& data_dir, const std::string& name,
+                            int64_t expires_at) {
+  auto store = StateStore::open(data_dir);
+  if (!store) return failure(store.error());
+  auto user = (*store)->users_set_expiry(Caller::local_admin(), name, expires_at);
+  if (!user) return failure(user.error());
+  return {kExitOk, api::user_json(*user).dump() + "\n"};
+}
+
+CommandOutcome homes_expire(const std::string& data_dir, const std::string& id,
+                            int64_t expires_at) {
+  auto store = StateStore::open(data_dir);
+  if (!store) return failure(store.error());
+  auto home = (*store)->homes_set_expiry(Caller::local_admin(), id, expires_at);
+  if (!home) return failure(home.error());
+  return {kExitOk, api::home_json(*home).dump() + "\n"};
+}
+
 CommandOutcome users_list(const std::string& data_dir, bool json) {
   auto store = StateStore::open(data_dir);
   if (!store) return failure(store.error());
@@ -95,8 +113,10 @@ Result<void> set_port_allocation(state::StoreOptions& options, const std::string
 
 CommandOutcome homes_create(const std::string& data_dir, const std::string& owner,
                             const std::string& name, const std::string& public_key, bool json,
-                            const std::string& port_range, unsigned port_block) {
+                            const std::string& port_range, unsigned port_block,
+                            int64_t port_quarantine_seconds) {
   state::StoreOptions options;
+  if (port_quarantine_seconds >= 0) options.port_quarantine_seconds = port_quarantine_seconds;
   if (auto set = set_port_allocation(options, port_range, port_block); !set) {
     return {kExitUsage, set.error().context()};
   }

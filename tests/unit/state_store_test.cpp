@@ -70,6 +70,8 @@ class StateStoreTest : public ::testing::Test {
     o.port_first = 20000;
     o.port_last = 20049;
     o.port_block = port_block_;
+    o.port_quarantine_seconds = quarantine_seconds_;
+    o.listening_ports = [this]() -> Result<std::set<uint16_t>> { return listening_; };
     return o;
   }
 
@@ -112,6 +114,8 @@ class StateStoreTest : public ::testing::Test {
   TempDir dir_;
   int64_t now_ = 1'700'000'000;
   uint16_t port_block_ = 10;
+  int64_t quarantine_seconds_ = 0;
+  std::set<uint16_t> listening_;  // what "listens" now, for the port quarantine
   std::unique_ptr<StateStore> store_;
   Caller admin_;
   Caller alice_;
@@ -265,6 +269,73 @@ TEST_F(StateStoreTest, PortBlocksNeverOverlapAndAreFreed) {
   make_home(bob_, "F");
   auto full = store_->homes_create(bob_, "G", Keys::make("ed25519"));
   EXPECT_EQ(code_of(full), StateErrc::kConflict);  // 20000-20049 holds five blocks
+}
+
+TEST_F(StateStoreTest, DeletedHomesBlockIsQuarantinedWhileListenedOnAndForItsMinimum) {
+  quarantine_seconds_ = 30;
+  reopen();
+  Home a = make_home(alice_, "A");
+  Home b = make_home(bob_, "B");
+  listening_ = {20013};  // b's old session still listens on one of its ports
+  ASSERT_OK(store_->homes_delete(bob_, b.id));
+  auto held = store_->quarantine_list(admin_);
+  ASSERT_OK(held);
+  ASSERT_EQ(held->size(), 1u);
+  EXPECT_EQ(held->front().port_first, 20010);
+  EXPECT_EQ(held->front().home_id, b.id);
+  EXPECT_EQ(code_of(store_->quarantine_list(alice_)), StateErrc::kForbidden);
+  // Still listened on: the next home gets the next block, whatever the time.
+  now_ += 3600;
+  Home c = make_home(alice_, "C");
+  EXPECT_EQ(c.port_first, 20020);
+  // Nothing listens, but the minimum quarantine has not passed since the next delete.
+  ASSERT_OK(store_->homes_delete(alice_, c.id));
+  listening_ = {};
+  Home d = make_home(alice_, "D");
+  EXPECT_EQ(d.port_first, 20010);  // b's block: free and quarantined for an hour
+  Home e = make_home(bob_, "E");
+  EXPECT_EQ(e.port_first, 20030);  // c's block is quarantined 0 s so far
+  now_ += 30;
+  ASSERT_OK(store_->maintain());  // serve's upkeep releases it
+  EXPECT_TRUE(store_->quarantine_list(admin_)->empty());
+  auto audit = store_->audit_list(admin_, 1);
+  ASSERT_OK(audit);
+  EXPECT_EQ(audit->front().action, "ports.release");
+  EXPECT_EQ(audit->front().target, "20020+10");
+  Home f = make_home(bob_, "F");
+  EXPECT_EQ(f.port_first, 20020);
+  // A failed probe keeps the block.
+  ASSERT_OK(store_->homes_delete(bob_, f.id));
+  now_ += 60;
+  StoreOptions broken = options();
+  broken.listening_ports = []() -> Result<std::set<uint16_t>> { return Error(EIO, "probe"); };
+  store_.reset();
+  auto reopened = StateStore::open(dir_.path(), broken);
+  ASSERT_OK(reopened);
+  ASSERT_OK((*reopened)->maintain());
+  EXPECT_EQ((*reopened)->quarantine_list(admin_)->size(), 1u);
+  (void)a;
+}
+
+TEST_F(StateStoreTest, SessionPolicyHoldsThePortsAndKeysOfHomesThatMayLogIn) {
+  Home a = make_home(alice_, "A");
+  Home b = make_home(bob_, "B");
+  auto policy = session_policy(dir_.path());
+  ASSERT_OK(policy);
+  EXPECT_EQ(policy->ports.size(), 20u);
+  EXPECT_EQ(policy->ports.at(20000), a.id);
+  EXPECT_EQ(policy->ports.at(20019), b.id);
+  EXPECT_TRUE(policy->keys.contains(a.key.base64));
+  ASSERT_OK(store_->users_deactivate(admin_, "bob"));
+  policy = session_policy(dir_.path());
+  ASSERT_OK(policy);
+  EXPECT_FALSE(policy->ports.contains(20010));
+  EXPECT_FALSE(policy->keys.contains(b.key.base64));
+  ASSERT_OK(store_->homes_delete(alice_, a.id));
+  policy = session_policy(dir_.path());
+  ASSERT_OK(policy);
+  EXPECT_TRUE(policy->ports.empty());
+  EXPECT_TRUE(session_policy(dir_.path() + "/none")->ports.empty());
 }
 
 TEST_F(StateStoreTest, ChangedBlockSizeStillDoesNotOverlap) {
@@ -556,7 +627,7 @@ TEST_F(StateStoreTest, AuthorizedKeysLine) {
   auto line = authorized_keys_line(dir_.path(), "cloudlink", type, blob);
   ASSERT_OK(line);
   ASSERT_TRUE(line->has_value());
-  std::string expected = "restrict,port-forwarding";
+  std::string expected = "restrict,port-forwarding,permitopen=\"none\"";
   for (int p = 20000; p < 20010; ++p)
     expected += ",permitlisten=\"127.0.0.1:" + std::to_string(p) + "\"";
   EXPECT_EQ(**line, expected + " " + type + " " + blob);
