@@ -233,6 +233,9 @@ int main(int argc, char** argv) {
   ak_cmd->add_option("KEYTYPE", ak_type, "key type (%t)")->required();
   ak_cmd->add_option("KEY", ak_key, "base64 key (%k)")->required();
   ak_cmd->add_option("--data", ak_data, "data directory")->capture_default_str();
+  std::string ak_sessions;
+  ak_cmd->add_option("--sessions-dir", ak_sessions,
+                     "record which key each sshd session logged in with, for `sessions reap`");
 
   CLI::App* sessions = app.add_subcommand("sessions", "the SSH sessions of the tunnel user");
   sessions->require_subcommand(1);
@@ -249,6 +252,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   reap_cmd->add_option("--sshd-pid", reap_sshd_pid,
                        "only sessions under this sshd (when one host runs several)");
+  reap_cmd->add_option("--sessions-dir", reap.sessions_dir,
+                       "where authorized-keys records each session's key: end sessions whose "
+                       "key may no longer log in, listener or not");
   reap_cmd->add_option("--interval", reap_interval, "time between scans (s, m; ms suffix too)")
       ->capture_default_str();
   reap.data_dir = "./var";
@@ -480,6 +486,7 @@ int main(int argc, char** argv) {
   }
   if (homes_delete_cmd->parsed()) return finish(cc::homes_delete(homes_data, home_id));
   if (homes_list_cmd->parsed()) return finish(cc::homes_list(homes_data, homes_json));
-  if (ak_cmd->parsed()) return finish(cc::authorized_keys(ak_data, ak_user, ak_type, ak_key));
+  if (ak_cmd->parsed())
+    return finish(cc::authorized_keys(ak_data, ak_user, ak_type, ak_key, ak_sessions));
   return cloudlink::control::kExitUsage;
 }

@@ -4,7 +4,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <unistd.h>
+
+#include "common/log.h"
 #include "control/api/views.h"
+#include "control/sessions/session_spool.h"
 #include "control/state/state_store.h"
 
 namespace cloudlink::control {
@@ -159,9 +163,15 @@ CommandOutcome routes_sync(const std::string& data_dir) {
 }
 
 CommandOutcome authorized_keys(const std::string& data_dir, const std::string& user,
-                               const std::string& key_type, const std::string& key) {
+                               const std::string& key_type, const std::string& key,
+                               const std::string& sessions_dir) {
   auto line = state::authorized_keys_line(data_dir, user, key_type, key);
   if (!line) return {kExitRuntime, line.error().message()};
+  if (line.value() && !sessions_dir.empty()) {
+    if (auto recorded = sessions::record_session(sessions_dir, ::getppid(), key); !recorded) {
+      log_line("authorized-keys: %s", recorded.error().message().c_str());
+    }
+  }
   return {kExitOk, line.value() ? **line + "\n" : std::string()};
 }
 

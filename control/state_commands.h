@@ -40,8 +40,11 @@ CommandOutcome homes_list(const std::string& data_dir, bool json);
 CommandOutcome routes_sync(const std::string& data_dir);
 
 // For sshd's AuthorizedKeysCommand (%u %t %k): the one authorized_keys line for the key of an
-// active home, or nothing (exit 0) for any other user or key. Read-only.
+// active home, or nothing (exit 0) for any other user or key. Reads the state only; with a
+// sessions_dir it records which key the calling sshd monitor (its parent) let in
+// (control/sessions/session_spool.h), never failing the login when it cannot.
 CommandOutcome authorized_keys(const std::string& data_dir, const std::string& user,
-                               const std::string& key_type, const std::string& key);
+                               const std::string& key_type, const std::string& key,
+                               const std::string& sessions_dir = {});
 
 }  // namespace cloudlink::control

@@ -40,7 +40,9 @@ std::optional<ProcStat> stat_of(const std::string& proc_root, pid_t pid, std::st
   return parse_proc_stat(buffer);
 }
 
-bool descends_from(const std::string& proc_root, pid_t pid, pid_t ancestor) {
+}  // namespace
+
+bool descends_from(pid_t pid, pid_t ancestor, const std::string& proc_root) {
   std::string buffer;
   for (int depth = 0; depth < 64 && pid > 1; ++depth) {
     auto stat = stat_of(proc_root, pid, buffer);
@@ -51,7 +53,12 @@ bool descends_from(const std::string& proc_root, pid_t pid, pid_t ancestor) {
   return false;
 }
 
-}  // namespace
+std::optional<ProcessIdentity> process_identity(pid_t pid, const std::string& proc_root) {
+  std::string buffer;
+  auto stat = stat_of(proc_root, pid, buffer);
+  if (!stat) return std::nullopt;
+  return ProcessIdentity{stat->starttime, std::string(stat->comm)};
+}
 
 Result<std::vector<TcpSocket>> read_tcp_sockets(const std::string& proc_root) {
   auto v4 = read_small_file(proc_root + "/net/tcp");
@@ -95,7 +102,7 @@ std::vector<ListeningProcess> listening_processes(const ProcessFilter& filter,
     if (!stat || stat->comm.substr(0, filter.comm_prefix.size()) != filter.comm_prefix) continue;
     auto uid = real_uid(dir);
     if (!uid || *uid != filter.uid) continue;
-    if (filter.ancestor && !descends_from(proc_root, pid, *filter.ancestor)) continue;
+    if (filter.ancestor && !descends_from(pid, *filter.ancestor, proc_root)) continue;
     ListeningProcess process{pid, stat->starttime, {}};
     std::error_code fd_ec;
     for (const auto& fd : fs::directory_iterator(dir + "/fd", fd_ec)) {

@@ -37,6 +37,16 @@ struct ProcessFilter {
   std::optional<pid_t> ancestor;     // only descendants of this pid (one sshd of several)
 };
 
+// pid's start time (/proc/PID/stat field 22) and comm; nullopt when it is gone.
+struct ProcessIdentity {
+  uint64_t starttime = 0;
+  std::string comm;
+};
+std::optional<ProcessIdentity> process_identity(pid_t pid, const std::string& proc_root = "/proc");
+
+// Whether ancestor is pid's parent, grandparent, ... (at most 64 levels).
+bool descends_from(pid_t pid, pid_t ancestor, const std::string& proc_root = "/proc");
+
 // The processes matching filter that hold a listening socket, with the listening ports. A
 // process that exits during the scan is skipped.
 std::vector<ListeningProcess> listening_processes(const ProcessFilter& filter,

@@ -10,7 +10,7 @@
 
 #include "common/log.h"
 #include "control/sessions/proc_scan.h"
-#include "control/state/state_store.h"
+#include "control/sessions/session_spool.h"
 
 namespace cloudlink::sessions {
 namespace {

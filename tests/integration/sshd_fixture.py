@@ -30,6 +30,7 @@ DROP_IN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "
                        "cloudlink.conf")
 INSTALLED_BINARY = "/usr/local/bin/cloudlink-control"
 INSTALLED_DATA = "--data /var/lib/cloudlink"
+INSTALLED_SESSIONS = "--sessions-dir /run/cloudlink-sessions"
 SSH_TIMEOUT = 30
 
 
@@ -107,11 +108,15 @@ class SshdFixture:
         shutil.copy(harness.CONTROL, self.control)
         os.chmod(self.control, 0o755)
         self.data = os.path.join(work, "data")
+        # Where authorized-keys records each session's key (the key user's, as deployed).
+        self.sessions = os.path.join(work, "sessions")
+        os.makedirs(self.sessions, mode=0o700)
+        os.chown(self.sessions, pwd.getpwnam("cloudlink-keys").pw_uid, 0)
         self.sshd = None
         self.ssh_port = None
 
     def make_data(self):
-        os.chmod(self.work, 0o755)
+        os.chmod(self.work, 0o755)  # the key user passes through to data/ and sessions/
         os.makedirs(self.data, exist_ok=True)
 
     def grant_data(self):
@@ -147,10 +152,11 @@ class SshdFixture:
         keygen(host_key)
         with open(DROP_IN) as f:
             drop_in = f.read()
-        for installed in (INSTALLED_BINARY, INSTALLED_DATA):
+        for installed in (INSTALLED_BINARY, INSTALLED_DATA, INSTALLED_SESSIONS):
             assert installed in drop_in, f"{DROP_IN} no longer has {installed!r}"
         drop_in = drop_in.replace(INSTALLED_BINARY, self.control)
         drop_in = drop_in.replace(INSTALLED_DATA, f"--data {self.data}")
+        drop_in = drop_in.replace(INSTALLED_SESSIONS, f"--sessions-dir {self.sessions}")
         for old, new in edits:
             assert old in drop_in, f"{DROP_IN} no longer has {old!r}"
             drop_in = drop_in.replace(old, new)

@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "control/sessions/proc_scan.h"
+#include "control/sessions/session_spool.h"
 #include "temp_dir.h"
 
 namespace cloudlink::sessions {
@@ -165,6 +166,41 @@ TEST(ProcScan, FindsTheSshUsersProcessesHoldingListeners) {
   EXPECT_EQ(mine[0].pid, 201);
   EXPECT_EQ(mine[0].starttime, 2010u);
   EXPECT_EQ(mine[0].ports, (std::set<uint16_t>{20000, 20002}));
+}
+
+TEST(SessionSpool, RecordsAreParsedStrictly) {
+  auto record = parse_session_record("4242", "55200 AAAAC3NzaC1lZDI1NTE5AAAAI+/=\n");
+  ASSERT_TRUE(record);
+  EXPECT_EQ(record->pid, 4242);
+  EXPECT_EQ(record->starttime, 55200u);
+  EXPECT_EQ(record->key, "AAAAC3NzaC1lZDI1NTE5AAAAI+/=");
+  const std::pair<const char*, const char*> bad[] = {
+      {"4242", "55200 AAAA"},     {"4242", "55200AAAA\n"}, {"4242", "x AAAA\n"},
+      {"4242", "55200 AA AA\n"},  {"4242", "55200 \n"},    {"4242", "55200 AA$A\n"},
+      {"1", "55200 AAAA\n"},      {"0", "55200 AAAA\n"},   {"-5", "55200 AAAA\n"},
+      {".4242.tmp", "1 AAAA\n"},  {"4242x", "1 AAAA\n"},   {"", "1 AAAA\n"},
+      {"99999999999", "1 AAAA\n"}};
+  for (const auto& [name, text] : bad) {
+    EXPECT_FALSE(parse_session_record(name, text)) << name << " " << text;
+  }
+  EXPECT_FALSE(parse_session_record("7", "1 " + std::string(9000, 'A') + "\n"));
+}
+
+TEST(SessionSpool, RecordReadForget) {
+  FakeProc proc;
+  proc.process(321, 1, "sshd", 0, {});
+  testing::TempDir dir;
+  ASSERT_TRUE(record_session(dir.path(), 321, "AAAAkey=", proc.root()));
+  EXPECT_FALSE(record_session(dir.path(), 322, "AAAAkey=", proc.root()));  // no such process
+  EXPECT_FALSE(record_session(dir.path(), 321, "not a key", proc.root()));
+  std::ofstream(dir.path() + "/999") << "garbage";
+  auto records = read_session_records(dir.path());
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].pid, 321);
+  EXPECT_EQ(records[0].starttime, 3210u);
+  EXPECT_EQ(records[0].key, "AAAAkey=");
+  forget_session(dir.path(), 321);
+  EXPECT_TRUE(read_session_records(dir.path()).empty());
 }
 
 }  // namespace

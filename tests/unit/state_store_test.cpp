@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -336,6 +337,83 @@ TEST_F(StateStoreTest, SessionPolicyHoldsThePortsAndKeysOfHomesThatMayLogIn) {
   ASSERT_OK(policy);
   EXPECT_TRUE(policy->ports.empty());
   EXPECT_TRUE(session_policy(dir_.path() + "/none")->ports.empty());
+}
+
+TEST_F(StateStoreTest, ExpiryRefusesTokensAndKeysThenWithdrawsRoutes) {
+  Home a = make_home(alice_, "A");
+  ASSERT_OK(store_->mappings_create(alice_, a.id, mapping("a.example.com", {20000})));
+  Home b = make_home(bob_, "B");
+  ASSERT_OK(store_->mappings_create(bob_, b.id, mapping("b.example.com", {20010})));
+  auto token = store_->login("alice", "alice-password", "192.0.2.1");
+  ASSERT_OK(token);
+  EXPECT_EQ(code_of(store_->users_set_expiry(alice_, "alice", now_ + 10)), StateErrc::kForbidden);
+  EXPECT_EQ(code_of(store_->users_set_expiry(admin_, "nobody", now_ + 10)), StateErrc::kNotFound);
+  EXPECT_EQ(code_of(store_->users_set_expiry(admin_, "alice", -1)), StateErrc::kInvalid);
+  auto set = store_->users_set_expiry(admin_, "alice", now_ + 10);
+  ASSERT_OK(set);
+  EXPECT_EQ(set->expires_at, now_ + 10);
+  ASSERT_OK(store_->check_token(token->token));
+  ASSERT_OK(store_->maintain());
+  EXPECT_NE(routes_now().find("a.example.com"), std::string::npos);
+
+  now_ += 10;  // the second it expires: refused at once, before any upkeep
+  EXPECT_EQ(code_of(store_->check_token(token->token)), StateErrc::kUnauthorized);
+  EXPECT_EQ(code_of(store_->login("alice", "alice-password", "192.0.2.1")),
+            StateErrc::kUnauthorized);
+  // authorized-keys and the reaper's policy read the real clock, long past this one.
+  EXPECT_FALSE(
+      authorized_keys_line(dir_.path(), "cloudlink", a.key.type, a.key.base64)->has_value());
+  EXPECT_FALSE(session_policy(dir_.path())->ports.contains(20000));
+  EXPECT_TRUE(session_policy(dir_.path())->ports.contains(20010));
+  ASSERT_OK(store_->maintain());  // the upkeep carries it out
+  auto audit = store_->audit_list(admin_, 10);
+  ASSERT_OK(audit);
+  auto expire = std::find_if(audit->begin(), audit->end(),
+                             [](const AuditRecord& r) { return r.action == "users.expire"; });
+  ASSERT_NE(expire, audit->end());
+  EXPECT_EQ(expire->target, "alice");
+  EXPECT_NE(expire->detail.find("tokens_revoked=1"), std::string::npos) << expire->detail;
+  EXPECT_NE(expire->detail.find("routes_withdrawn=1"), std::string::npos) << expire->detail;
+  EXPECT_EQ(routes_now().find("a.example.com"), std::string::npos);
+  EXPECT_NE(routes_now().find("b.example.com"), std::string::npos);
+  EXPECT_EQ(routes_now(), routes_expected());  // a sync gives the same table
+  ASSERT_OK(store_->maintain());               // once only
+  auto later = store_->audit_list(admin_, 20);
+  ASSERT_OK(later);
+  EXPECT_EQ(std::count_if(later->begin(), later->end(),
+                          [](const AuditRecord& r) { return r.action == "users.expire"; }),
+            1);
+  auto users = store_->users_list(admin_);
+  ASSERT_OK(users);
+  for (const User& u : *users) {
+    if (u.username == "alice") EXPECT_TRUE(u.expired && !u.active);
+  }
+  // Lifted: the routes come back; the account logs in once approved again.
+  ASSERT_OK(store_->users_set_expiry(admin_, "alice", 0));
+  EXPECT_NE(routes_now().find("a.example.com"), std::string::npos);
+  EXPECT_EQ(code_of(store_->login("alice", "alice-password", "192.0.2.1")),
+            StateErrc::kUnauthorized);
+  ASSERT_OK(store_->users_approve(admin_, "alice"));
+  ASSERT_OK(store_->login("alice", "alice-password", "192.0.2.1"));
+  EXPECT_EQ(code_of(store_->check_token(token->token)), StateErrc::kUnauthorized);
+
+  // A home: its key and route go, the home and its ports stay.
+  EXPECT_EQ(code_of(store_->homes_set_expiry(bob_, b.id, now_ + 5)), StateErrc::kForbidden);
+  ASSERT_OK(store_->homes_set_expiry(admin_, b.id, now_ + 5));
+  now_ += 5;
+  ASSERT_OK(store_->maintain());
+  EXPECT_EQ(store_->audit_list(admin_, 1)->front().action, "homes.expire");
+  EXPECT_EQ(routes_now().find("b.example.com"), std::string::npos);
+  EXPECT_FALSE(
+      authorized_keys_line(dir_.path(), "cloudlink", b.key.type, b.key.base64)->has_value());
+  auto still = store_->homes_get(bob_, b.id);
+  ASSERT_OK(still);
+  EXPECT_TRUE(still->expired);
+  EXPECT_EQ(still->port_first, 20010);
+  ASSERT_OK(store_->homes_set_expiry(admin_, b.id, 0));
+  EXPECT_NE(routes_now().find("b.example.com"), std::string::npos);
+  EXPECT_TRUE(
+      authorized_keys_line(dir_.path(), "cloudlink", b.key.type, b.key.base64)->has_value());
 }
 
 TEST_F(StateStoreTest, ChangedBlockSizeStillDoesNotOverlap) {
