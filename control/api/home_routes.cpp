@@ -107,7 +107,7 @@ Route rotate_key(const ApiContext& context) {
   Route route;
   route.method = Method::kPut;
   route.pattern = "/api/homes/{id}/key";
-  route.summary = "Replace a home's SSH key (sessions already open stay up)";
+  route.summary = "Replace a home's SSH key (the old key's open sessions are cut)";
   route.tag = "homes";
   route.requires_auth = true;
   route.body = BodySchema{{public_key_field()}};

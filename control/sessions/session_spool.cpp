@@ -1,9 +1,9 @@
 #include "control/sessions/session_spool.h"
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <charconv>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>

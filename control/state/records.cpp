@@ -238,7 +238,9 @@ Result<PortBlockRecord> decode_port_block(std::string_view bytes) {
   auto j = parse_versioned(bytes, "port block");
   if (!j) return j.error();
   return guarded("port block", [&]() -> Result<PortBlockRecord> {
-    PortBlockRecord r{j->at("home").get<std::string>(), j->at("count").get<uint16_t>()};
+    PortBlockRecord r;
+    r.home_id = j->at("home").get<std::string>();
+    r.count = j->at("count").get<uint16_t>();
     r.quarantined_at = j->value("quarantined_at", int64_t{0});
     r.key = j->value("key", std::string());
     return r;

@@ -995,7 +995,7 @@ Result<Home> StateStore::homes_create(const Caller& caller, const std::string& n
     if (!inserted) return inserted.error();
     if (!inserted.value()) return conflict("home id collision; try again");
     if (auto p = txn.put(impl_->dbs.keys, home.key.base64, home.id); !p) return p.error();
-    PortBlockRecord block{home.id, home.port_count};
+    PortBlockRecord block{home.id, home.port_count, 0, {}};
     if (auto p = txn.put(impl_->dbs.ports, be16_key(home.port_first), encode(block)); !p) {
       return p.error();
     }
@@ -1496,6 +1496,8 @@ Result<size_t> StateStore::maintain() {
 
 // ---- authorized keys ----
 
+const char* const kNowhere = "192.0.2.1:9";
+
 Result<std::optional<std::string>> authorized_keys_line(const std::string& data_dir,
                                                         const std::string& user,
                                                         const std::string& key_type,
@@ -1532,8 +1534,11 @@ Result<std::optional<std::string>> authorized_keys_line(const std::string& data_
       lapsed(record->user.expires_at, record->user.expired, now)) {
     return Line();
   }
-  // permitopen="none": no -L even if the sshd drop-in ever allowed local forwarding.
-  std::string line = "restrict,port-forwarding,permitopen=\"none\"";
+  // No -L/-W even if the sshd drop-in ever allowed local forwarding: permitopen names the one
+  // destination allowed, and this one is nowhere (TEST-NET-1, RFC 5737; the discard port).
+  // sshd refuses permitopen="none" in a key line ("invalid permission port": the whole key
+  // would be refused); "none" is valid only for sshd_config's PermitOpen.
+  std::string line = std::string("restrict,port-forwarding,permitopen=\"") + kNowhere + "\"";
   for (uint16_t port : home->ports()) {
     line += ",permitlisten=\"127.0.0.1:" + std::to_string(port) + "\"";
   }

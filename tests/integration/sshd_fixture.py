@@ -148,7 +148,7 @@ class SshdFixture:
     def start_sshd(self, edits=()):
         """Starts sshd (the drop-in with each (old, new) of edits applied); its Process. The
         first one started is the one ssh_argv() connects to."""
-        host_key = os.path.join(self.work, "host_key")
+        host_key = os.path.join(self.work, f"host_key.{len(os.listdir(self.work))}")
         keygen(host_key)
         with open(DROP_IN) as f:
             drop_in = f.read()

@@ -386,7 +386,9 @@ TEST_F(StateStoreTest, ExpiryRefusesTokensAndKeysThenWithdrawsRoutes) {
   auto users = store_->users_list(admin_);
   ASSERT_OK(users);
   for (const User& u : *users) {
-    if (u.username == "alice") EXPECT_TRUE(u.expired && !u.active);
+    if (u.username == "alice") {
+      EXPECT_TRUE(u.expired && !u.active);
+    }
   }
   // Lifted: the routes come back; the account logs in once approved again.
   ASSERT_OK(store_->users_set_expiry(admin_, "alice", 0));
@@ -705,7 +707,7 @@ TEST_F(StateStoreTest, AuthorizedKeysLine) {
   auto line = authorized_keys_line(dir_.path(), "cloudlink", type, blob);
   ASSERT_OK(line);
   ASSERT_TRUE(line->has_value());
-  std::string expected = "restrict,port-forwarding,permitopen=\"none\"";
+  std::string expected = "restrict,port-forwarding,permitopen=\"192.0.2.1:9\"";
   for (int p = 20000; p < 20010; ++p)
     expected += ",permitlisten=\"127.0.0.1:" + std::to_string(p) + "\"";
   EXPECT_EQ(**line, expected + " " + type + " " + blob);
