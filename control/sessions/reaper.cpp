@@ -38,7 +38,7 @@ Result<ReapPass> Reaper::pass() {
   filter.uid = uid_;
   filter.ancestor = options_.sshd_pid;
   ReapPass result;
-  std::map<pid_t, uint64_t> signalled;
+  signalled_now_.clear();
   for (const ListeningProcess& process : listening_processes(filter, options_.proc_root)) {
     ++result.listeners;
     std::set<uint16_t> foreign;
@@ -46,24 +46,50 @@ Result<ReapPass> Reaper::pass() {
       if (!policy->ports.contains(port)) foreign.insert(port);
     }
     if (foreign.empty()) continue;
-    auto before = signalled_.find(process.pid);
-    const bool again = before != signalled_.end() && before->second == process.starttime;
-    const int sig = again ? SIGKILL : SIGTERM;
-    if (::kill(process.pid, sig) != 0 && errno != ESRCH) {
-      log_line("sessions: cannot signal sshd pid %d: %s", static_cast<int>(process.pid),
-               std::strerror(errno));
+    if (end(process.pid, process.starttime,
+            "ports=" + port_list(foreign) + ": no home that may log in holds them")) {
+      ++result.ended;
+    }
+  }
+  end_by_key(*policy, result);
+  signalled_ = std::move(signalled_now_);
+  return result;
+}
+
+void Reaper::end_by_key(const state::SessionPolicy& policy, ReapPass& result) {
+  if (options_.sessions_dir.empty()) return;
+  for (const SessionRecord& record : read_session_records(options_.sessions_dir)) {
+    auto identity = process_identity(record.pid, options_.proc_root);
+    if (!identity || identity->starttime != record.starttime) {
+      forget_session(options_.sessions_dir, record.pid);  // that session has ended
       continue;
     }
-    log_line(
-        "sessions: ended sshd session pid=%d user=%s ports=%s (%s): no home that may log in "
-        "holds them",
-        static_cast<int>(process.pid), options_.ssh_user.c_str(), port_list(foreign).c_str(),
-        again ? "SIGKILL" : "SIGTERM");
-    signalled[process.pid] = process.starttime;
-    ++result.ended;
+    if (identity->comm.rfind("sshd", 0) != 0) continue;  // not sshd's: never signal it
+    if (options_.sshd_pid && !descends_from(record.pid, *options_.sshd_pid, options_.proc_root)) {
+      continue;
+    }
+    ++result.recorded;
+    if (policy.keys.contains(record.key)) continue;
+    if (end(record.pid, record.starttime,
+            "its key may no longer log in (home deleted, deactivated, expired or key rotated)")) {
+      ++result.ended;
+    }
   }
-  signalled_ = std::move(signalled);
-  return result;
+}
+
+bool Reaper::end(pid_t pid, uint64_t starttime, const std::string& why) {
+  if (signalled_now_.contains(pid)) return false;
+  auto before = signalled_.find(pid);
+  const bool again = before != signalled_.end() && before->second == starttime;
+  if (::kill(pid, again ? SIGKILL : SIGTERM) != 0 && errno != ESRCH) {
+    log_line("sessions: cannot signal sshd pid %d: %s", static_cast<int>(pid),
+             std::strerror(errno));
+    return false;
+  }
+  log_line("sessions: ended sshd session pid=%d user=%s (%s): %s", static_cast<int>(pid),
+           options_.ssh_user.c_str(), again ? "SIGKILL" : "SIGTERM", why.c_str());
+  signalled_now_[pid] = starttime;
+  return true;
 }
 
 int Reaper::run() {

@@ -197,5 +197,9 @@ class SshdFixture:
         proc = harness.Process(owner, self.ssh_argv(key, "-N", "-R",
                                                     f"127.0.0.1:{port}:127.0.0.1:{target_port}"),
                                name, self.work)
-        harness.wait_for_listen(port, proc, timeout=SSH_TIMEOUT)
+        try:
+            harness.wait_for_listen(port, proc, timeout=SSH_TIMEOUT)
+        except AssertionError as e:
+            raise AssertionError(f"{e}\nsshd's log ends:\n{self.sshd.stderr_text()[-3000:]}") \
+                from None
         return proc
