@@ -1553,7 +1553,11 @@ Result<SessionPolicy> session_policy(const std::string& data_dir) {
   SessionPolicy policy;
   std::string dir = data_dir + "/state";
   std::error_code ec;
-  if (!std::filesystem::exists(dir + "/data.mdb", ec)) return policy;
+  // No state is an error, not an empty policy: a reaper pointed at the wrong directory must
+  // end nothing rather than every session.
+  if (!std::filesystem::exists(dir + "/data.mdb", ec)) {
+    return Error(ENOENT, "sessions: no state in " + dir);
+  }
   auto env = Env::open(dir, false, kMaxDbs, kStateFileMode);
   if (!env) return env.error();
   auto dbs = open_dbs(env.value());

@@ -339,8 +339,8 @@ Result<std::optional<std::string>> authorized_keys_line(const std::string& data_
                                                         const std::string& ssh_user = "cloudlink");
 
 // Read-only, for `sessions reap`: the ports and keys of every home that may log in now (not
-// expired, its owner active and not expired) (an empty policy when DATA/state does not exist yet).
-// Never writes, never waits.
+// expired, its owner active and not expired). ENOENT when DATA/state does not exist (a reaper
+// with a wrong --data ends nothing). Never writes, never waits.
 Result<SessionPolicy> session_policy(const std::string& data_dir);
 
 // The route a mapping projects to: 127.0.0.1:P for each TLS port, 127.0.0.1:http_port, PROXY v2.
