@@ -32,14 +32,20 @@ Result<ReapPass> Reaper::pass() {
     if (user->pw_uid == 0) return invalid("sessions: the SSH user must not be root");
     uid_ = user->pw_uid;
   }
-  auto policy = state::session_policy(options_.data_dir);
-  if (!policy) return policy.error();
   ProcessFilter filter;
   filter.uid = uid_;
   filter.ancestor = options_.sshd_pid;
+  // What listens and which keys are recorded first, the policy after: a session seen here
+  // logged in before the policy was read, so a home created meanwhile is never mistaken for
+  // a foreign one.
+  const auto listening = listening_processes(filter, options_.proc_root);
+  const auto records = options_.sessions_dir.empty() ? std::vector<SessionRecord>()
+                                                     : read_session_records(options_.sessions_dir);
+  auto policy = state::session_policy(options_.data_dir);
+  if (!policy) return policy.error();
   ReapPass result;
   signalled_now_.clear();
-  for (const ListeningProcess& process : listening_processes(filter, options_.proc_root)) {
+  for (const ListeningProcess& process : listening) {
     ++result.listeners;
     std::set<uint16_t> foreign;
     for (uint16_t port : process.ports) {
@@ -51,14 +57,14 @@ Result<ReapPass> Reaper::pass() {
       ++result.ended;
     }
   }
-  end_by_key(*policy, result);
+  end_by_key(*policy, records, result);
   signalled_ = std::move(signalled_now_);
   return result;
 }
 
-void Reaper::end_by_key(const state::SessionPolicy& policy, ReapPass& result) {
-  if (options_.sessions_dir.empty()) return;
-  for (const SessionRecord& record : read_session_records(options_.sessions_dir)) {
+void Reaper::end_by_key(const state::SessionPolicy& policy,
+                        const std::vector<SessionRecord>& records, ReapPass& result) {
+  for (const SessionRecord& record : records) {
     auto identity = process_identity(record.pid, options_.proc_root);
     if (!identity || identity->starttime != record.starttime) {
       forget_session(options_.sessions_dir, record.pid);  // that session has ended

@@ -19,8 +19,10 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
+#include "control/sessions/session_spool.h"
 #include "control/state/state_store.h"
 
 namespace cloudlink::sessions {
@@ -53,7 +55,8 @@ class Reaper {
  private:
   // SIGTERM, or SIGKILL when the same process was signalled in the last pass.
   bool end(pid_t pid, uint64_t starttime, const std::string& why);
-  void end_by_key(const state::SessionPolicy& policy, ReapPass& result);
+  void end_by_key(const state::SessionPolicy& policy, const std::vector<SessionRecord>& records,
+                  ReapPass& result);
 
   ReaperOptions options_;
   uid_t uid_ = 0;
