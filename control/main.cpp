@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <cctype>
 #include <cstdio>
+#include <ctime>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -16,11 +17,13 @@
 #include "common/hostname.h"
 #include "common/log.h"
 #include "common/settings_cli.h"
+#include "common/units.h"
 #include "control/api/serve_api.h"
 #include "control/init_command.h"
 #include "control/route_commands.h"
 #include "control/serve_flags.h"
 #include "control/state/data_folder.h"
+#include "control/sessions/reaper.h"
 #include "control/state_commands.h"
 #include "control/tenant_commands.h"
 
@@ -90,6 +93,22 @@ CLI::App* add_init_command(CLI::App& app, InitCli& cli) {
   return init_cmd;
 }
 
+// "250ms", or a duration in s, m, h, d; at least 10 ms.
+cloudlink::Result<int64_t> parse_interval_ms(const std::string& text) {
+  int64_t ms = 0;
+  if (text.size() > 2 && text.compare(text.size() - 2, 2, "ms") == 0) {
+    auto seconds = cloudlink::parse_duration_seconds(text.substr(0, text.size() - 2));
+    if (!seconds) return seconds.error();
+    ms = *seconds;
+  } else {
+    auto seconds = cloudlink::parse_duration_seconds(text);
+    if (!seconds) return seconds.error();
+    ms = *seconds * 1000;
+  }
+  if (ms < 10) return cloudlink::invalid(text + ": at least 10ms");
+  return ms;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -146,6 +165,29 @@ int main(int argc, char** argv) {
       "deactivate", "stop a user: no login, tokens revoked, its homes' keys refused by sshd");
   users_deactivate_cmd->add_option("NAME", user_name, "username")->required();
   users_deactivate_cmd->add_option("--data", users_data, "data directory")->capture_default_str();
+  // Expiry, for users and homes alike: exactly one of --at, --in, --never.
+  struct ExpiryFlags {
+    int64_t at = -1;
+    std::string in;
+    bool never = false;
+  };
+  auto add_expiry_flags = [](CLI::App* cmd, ExpiryFlags& flags) {
+    auto* at = cmd->add_option("--at", flags.at, "expire at this time (unix seconds)")
+                   ->check(CLI::Range(int64_t{1}, int64_t{253402300799}));
+    auto* in = cmd->add_option("--in", flags.in, "expire this long from now (s, m, h, d)")
+                   ->check(cloudlink::duration_validator());
+    auto* never = cmd->add_flag("--never", flags.never, "lift the expiry");
+    at->excludes(in)->excludes(never);
+    in->excludes(never);
+  };
+  ExpiryFlags user_expiry;
+  CLI::App* users_expire_cmd = users->add_subcommand(
+      "expire",
+      "set when a user expires: from then no login, tokens revoked, its homes' keys refused, "
+      "their sessions cut and routes withdrawn");
+  users_expire_cmd->add_option("NAME", user_name, "username")->required();
+  add_expiry_flags(users_expire_cmd, user_expiry);
+  users_expire_cmd->add_option("--data", users_data, "data directory")->capture_default_str();
   bool users_json = false;
   CLI::App* users_list_cmd = users->add_subcommand("list", "print the users");
   users_list_cmd->add_flag("--json", users_json, "print JSON");
@@ -210,10 +252,23 @@ int main(int argc, char** argv) {
   homes_create_cmd->add_option("--port-range", home_port_range,
                                "allocate from FIRST-LAST (default 20000-29999)");
   homes_create_cmd->add_option("--port-block", home_port_block, "ports per home (default 10)");
+  std::string home_port_quarantine;
+  homes_create_cmd
+      ->add_option("--port-quarantine", home_port_quarantine,
+                   "reuse a deleted home's free ports only after this (default 30s)")
+      ->check(cloudlink::duration_validator());
   homes_create_cmd->add_option("--data", homes_data, "data directory")->capture_default_str();
   CLI::App* homes_delete_cmd = homes->add_subcommand("delete", "delete a home and its mappings");
   homes_delete_cmd->add_option("ID", home_id, "home id")->required();
   homes_delete_cmd->add_option("--data", homes_data, "data directory")->capture_default_str();
+  ExpiryFlags home_expiry;
+  CLI::App* homes_expire_cmd = homes->add_subcommand(
+      "expire",
+      "set when a home expires: from then its key is refused, its sessions cut and its "
+      "routes withdrawn");
+  homes_expire_cmd->add_option("ID", home_id, "home id")->required();
+  add_expiry_flags(homes_expire_cmd, home_expiry);
+  homes_expire_cmd->add_option("--data", homes_data, "data directory")->capture_default_str();
   CLI::App* homes_list_cmd = homes->add_subcommand("list", "print the homes");
   homes_list_cmd->add_flag("--json", homes_json, "print JSON");
   homes_list_cmd->add_option("--data", homes_data, "data directory")->capture_default_str();
@@ -228,6 +283,31 @@ int main(int argc, char** argv) {
   ak_cmd->add_option("KEYTYPE", ak_type, "key type (%t)")->required();
   ak_cmd->add_option("KEY", ak_key, "base64 key (%k)")->required();
   ak_cmd->add_option("--data", ak_data, "data directory")->capture_default_str();
+  std::string ak_sessions;
+  ak_cmd->add_option("--sessions-dir", ak_sessions,
+                     "record which key each sshd session logged in with, for `sessions reap`");
+
+  CLI::App* sessions = app.add_subcommand("sessions", "the SSH sessions of the tunnel user");
+  sessions->require_subcommand(1);
+  cloudlink::sessions::ReaperOptions reap;
+  std::string reap_interval = "1s";
+  pid_t reap_sshd_pid = 0;
+  CLI::App* reap_cmd = sessions->add_subcommand(
+      "reap",
+      "as root: end the sshd sessions that listen on ports no active home holds (deleted or "
+      "deactivated homes), until SIGTERM");
+  reap_cmd->add_option("--data", reap.data_dir, "data directory (read only)")
+      ->capture_default_str();
+  reap_cmd->add_option("--ssh-user", reap.ssh_user, "the shared SSH user of every home")
+      ->capture_default_str();
+  reap_cmd->add_option("--sshd-pid", reap_sshd_pid,
+                       "only sessions under this sshd (when one host runs several)");
+  reap_cmd->add_option("--sessions-dir", reap.sessions_dir,
+                       "where authorized-keys records each session's key: end sessions whose "
+                       "key may no longer log in, listener or not");
+  reap_cmd->add_option("--interval", reap_interval, "time between scans (s, m; ms suffix too)")
+      ->capture_default_str();
+  reap.data_dir = "./var";
 
   cloudlink::control::api::ApiServeOptions serve;
   std::string serve_port_range;
@@ -403,6 +483,16 @@ int main(int argc, char** argv) {
       std::fflush(stdout);
     }));
   }
+  if (reap_cmd->parsed()) {
+    if (reap_sshd_pid > 0) reap.sshd_pid = reap_sshd_pid;
+    auto interval = parse_interval_ms(reap_interval);
+    if (!interval) {
+      cloudlink::log_line("--interval %s", interval.error().context().c_str());
+      return cloudlink::control::kExitUsage;
+    }
+    reap.interval = std::chrono::milliseconds(*interval);
+    return cloudlink::sessions::run_reaper(reap);
+  }
   if (add_cmd->parsed()) return finish(cloudlink::control::routes_add(add));
   if (rm_cmd->parsed()) return finish(cloudlink::control::routes_rm(rm_host, rm_data));
   if (list_cmd->parsed()) return finish(cloudlink::control::routes_list(list_data, list_json));
@@ -414,6 +504,26 @@ int main(int argc, char** argv) {
   if (users_approve_cmd->parsed()) return finish(cc::users_approve(users_data, user_name));
   if (users_deactivate_cmd->parsed()) return finish(cc::users_deactivate(users_data, user_name));
   if (users_list_cmd->parsed()) return finish(cc::users_list(users_data, users_json));
+  auto expiry_time = [](const ExpiryFlags& flags) -> int64_t {
+    if (flags.never) return 0;
+    if (flags.in.empty() && flags.at < 0) return -1;  // refused by the store, named below
+    if (!flags.in.empty()) {
+      return static_cast<int64_t>(std::time(nullptr)) +
+             *cloudlink::parse_duration_seconds(flags.in);
+    }
+    return flags.at;
+  };
+  if ((users_expire_cmd->parsed() && expiry_time(user_expiry) < 0) ||
+      (homes_expire_cmd->parsed() && expiry_time(home_expiry) < 0)) {
+    cloudlink::log_line("expire needs one of --at, --in or --never (see --help)");
+    return cloudlink::control::kExitUsage;
+  }
+  if (users_expire_cmd->parsed()) {
+    return finish(cc::users_expire(users_data, user_name, expiry_time(user_expiry)));
+  }
+  if (homes_expire_cmd->parsed()) {
+    return finish(cc::homes_expire(homes_data, home_id, expiry_time(home_expiry)));
+  }
   if (users_quota_cmd->parsed()) {
     return finish(cc::users_quota(users_data, user_name,
                                   {quota_homes, quota_mappings, quota_port_blocks}, quota_clear));
@@ -428,11 +538,16 @@ int main(int argc, char** argv) {
     return finish(cc::invitations_delete(invitations_data, invitation_id));
   }
   if (homes_create_cmd->parsed()) {
+    int64_t quarantine = -1;
+    if (!home_port_quarantine.empty()) {
+      quarantine = *cloudlink::parse_duration_seconds(home_port_quarantine);
+    }
     return finish(cc::homes_create(homes_data, home_owner, home_name, home_key, homes_json,
-                                   home_port_range, home_port_block));
+                                   home_port_range, home_port_block, quarantine));
   }
   if (homes_delete_cmd->parsed()) return finish(cc::homes_delete(homes_data, home_id));
   if (homes_list_cmd->parsed()) return finish(cc::homes_list(homes_data, homes_json));
-  if (ak_cmd->parsed()) return finish(cc::authorized_keys(ak_data, ak_user, ak_type, ak_key));
+  if (ak_cmd->parsed())
+    return finish(cc::authorized_keys(ak_data, ak_user, ak_type, ak_key, ak_sessions));
   return cloudlink::control::kExitUsage;
 }

@@ -61,6 +61,12 @@ void add_tenant_flags(CLI::App& serve, TenantFlags& flags) {
                   "failed logins older than this no longer slow a user or address")
       ->check(duration_validator())
       ->capture_default_str();
+  serve
+      .add_option("--port-quarantine", flags.port_quarantine,
+                  "a deleted home's ports go to no other home before this, nor while anything "
+                  "listens on them")
+      ->check(duration_validator())
+      ->capture_default_str();
 }
 
 Result<void> apply_tenant_flags(const TenantFlags& flags, state::StoreOptions& options) {
@@ -83,7 +89,11 @@ Result<void> apply_tenant_flags(const TenantFlags& flags, state::StoreOptions& o
   auto initial = parse_byte_size(flags.map_size);
   auto max = parse_byte_size(flags.map_size_max);
   auto window = parse_duration_seconds(flags.login_window);
-  if (!age || !initial || !max || !window) return invalid("a size or duration does not parse");
+  auto quarantine = parse_duration_seconds(flags.port_quarantine);
+  if (!age || !initial || !max || !window || !quarantine) {
+    return invalid("a size or duration does not parse");
+  }
+  options.port_quarantine_seconds = *quarantine;
   options.audit_retention.max_age_seconds = *age;
   if (*initial > *max) return invalid("--map-size is larger than --map-size-max");
   options.map.initial_bytes = *initial;

@@ -31,6 +31,7 @@ struct TenantFlags {
   std::string map_size = "1GiB";
   std::string map_size_max = "64GiB";
   std::string login_window = "15m";
+  std::string port_quarantine = "30s";
 };
 
 void add_tenant_flags(CLI::App& serve, TenantFlags& flags);

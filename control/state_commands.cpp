@@ -4,8 +4,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include <unistd.h>
+
+#include "common/log.h"
 #include "control/api/views.h"
 #include "control/state/data_folder.h"
+#include "control/sessions/session_spool.h"
 #include "control/state/state_store.h"
 
 namespace cloudlink::control {
@@ -54,6 +58,24 @@ CommandOutcome users_deactivate(const std::string& data_dir, const std::string& 
   return {kExitOk, "deactivated " + name + "\n"};
 }
 
+CommandOutcome users_expire(const std::string& data_dir, const std::string& name,
+                            int64_t expires_at) {
+  auto store = StateStore::open(data_dir);
+  if (!store) return failure(store.error());
+  auto user = (*store)->users_set_expiry(Caller::local_admin(), name, expires_at);
+  if (!user) return failure(user.error());
+  return {kExitOk, api::user_json(*user).dump() + "\n"};
+}
+
+CommandOutcome homes_expire(const std::string& data_dir, const std::string& id,
+                            int64_t expires_at) {
+  auto store = StateStore::open(data_dir);
+  if (!store) return failure(store.error());
+  auto home = (*store)->homes_set_expiry(Caller::local_admin(), id, expires_at);
+  if (!home) return failure(home.error());
+  return {kExitOk, api::home_json(*home).dump() + "\n"};
+}
+
 CommandOutcome users_list(const std::string& data_dir, bool json) {
   auto store = StateStore::open(data_dir);
   if (!store) return failure(store.error());
@@ -96,8 +118,10 @@ Result<void> set_port_allocation(state::StoreOptions& options, const std::string
 
 CommandOutcome homes_create(const std::string& data_dir, const std::string& owner,
                             const std::string& name, const std::string& public_key, bool json,
-                            const std::string& port_range, unsigned port_block) {
+                            const std::string& port_range, unsigned port_block,
+                            int64_t port_quarantine_seconds) {
   state::StoreOptions options;
+  if (port_quarantine_seconds >= 0) options.port_quarantine_seconds = port_quarantine_seconds;
   if (auto set = set_port_allocation(options, port_range, port_block); !set) {
     return {kExitUsage, set.error().context()};
   }
@@ -140,12 +164,18 @@ CommandOutcome routes_sync(const std::string& data_dir) {
 }
 
 CommandOutcome authorized_keys(const std::string& data_dir, const std::string& user,
-                               const std::string& key_type, const std::string& key) {
+                               const std::string& key_type, const std::string& key,
+                               const std::string& sessions_dir) {
   if (auto initialised = state::require_initialised(data_dir); !initialised) {
     return failure(initialised.error());
   }
   auto line = state::authorized_keys_line(data_dir, user, key_type, key);
   if (!line) return {kExitRuntime, line.error().message()};
+  if (line.value() && !sessions_dir.empty()) {
+    if (auto recorded = sessions::record_session(sessions_dir, ::getppid(), key); !recorded) {
+      log_line("authorized-keys: %s", recorded.error().message().c_str());
+    }
+  }
   return {kExitOk, line.value() ? **line + "\n" : std::string()};
 }
 

@@ -1,6 +1,7 @@
 // Admin operations on the whole system: the routes table the dataplane reads, rebuilding it
 // from state, and the audit log.
 #include "control/api/api_routes.h"
+#include "control/api/path_params.h"
 #include "control/route_format.h"
 
 namespace cloudlink::control::api {
@@ -13,6 +14,62 @@ using http::Route;
 
 constexpr int64_t kMaxAuditPage = 1000;
 constexpr int64_t kDefaultAuditPage = 100;
+// Expiry times: unix seconds up to the year 9999; 0 lifts the expiry.
+constexpr int64_t kMaxExpiry = 253402300799;
+
+Route set_user_expiry(const ApiContext& context) {
+  Route route;
+  route.method = Method::kPut;
+  route.pattern = "/api/admin/users/{name}/expiry";
+  route.summary =
+      "Set when a user expires (admin): from then its logins, tokens and homes' SSH keys are "
+      "refused, its sessions cut, its tokens revoked and its homes' routes withdrawn";
+  route.tag = "admin";
+  route.requires_auth = true;
+  route.body = BodySchema{
+      {int_field("expires_at", 0, kMaxExpiry, true, "unix seconds; 0: never (lifts an expiry)")}};
+  route.responses = {{200, "The user"},
+                     {400, "The name cannot be a username, or a bad time"},
+                     {403, "The caller is not an admin, or names itself"},
+                     {404, "No such user"}};
+  route.handler = [&context](const Request& request) {
+    auto caller = caller_of(context, request);
+    if (!caller) return error_response(caller.error());
+    auto name = username_param(request);
+    if (!name) return error_response(name.error());
+    auto user =
+        context.store.users_set_expiry(*caller, *name, *request.body().integer("expires_at"));
+    if (!user) return error_response(user.error());
+    return Response::ok(user_json(*user));
+  };
+  return route;
+}
+
+Route set_home_expiry(const ApiContext& context) {
+  Route route;
+  route.method = Method::kPut;
+  route.pattern = "/api/admin/homes/{id}/expiry";
+  route.summary =
+      "Set when a home expires (admin): from then its SSH key is refused, its sessions cut and "
+      "its routes withdrawn; the home and its ports stay";
+  route.tag = "admin";
+  route.requires_auth = true;
+  route.body = BodySchema{
+      {int_field("expires_at", 0, kMaxExpiry, true, "unix seconds; 0: never (lifts an expiry)")}};
+  route.responses = {{200, "The home"},
+                     {400, "A bad time"},
+                     {403, "The caller is not an admin"},
+                     {404, "No such home"}};
+  route.handler = [&context](const Request& request) {
+    auto caller = caller_of(context, request);
+    if (!caller) return error_response(caller.error());
+    auto home = context.store.homes_set_expiry(*caller, std::string(request.param("id")),
+                                               *request.body().integer("expires_at"));
+    if (!home) return error_response(home.error());
+    return Response::ok(home_json(*home, context.ssh));
+  };
+  return route;
+}
 
 Route list_routes(const ApiContext& context) {
   Route route;
@@ -79,7 +136,7 @@ Route list_audit(const ApiContext& context) {
 }  // namespace
 
 Result<void> add_admin_routes(http::Server& server, const ApiContext& context) {
-  for (auto make : {list_routes, sync_routes, list_audit}) {
+  for (auto make : {list_routes, sync_routes, list_audit, set_user_expiry, set_home_expiry}) {
     if (auto added = server.add(make(context)); !added) return added;
   }
   return ok();

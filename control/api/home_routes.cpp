@@ -87,7 +87,9 @@ Route delete_home(const ApiContext& context) {
   Route route;
   route.method = Method::kDelete;
   route.pattern = "/api/homes/{id}";
-  route.summary = "Delete a home, its mappings and their routes; frees its ports";
+  route.summary =
+      "Delete a home, its mappings and their routes; its open SSH sessions are cut and its ports "
+      "go to another home only once nothing listens on them";
   route.tag = "homes";
   route.requires_auth = true;
   route.responses = {{204, "Deleted"}, {404, "No such home (or not the caller's)"}};
@@ -105,7 +107,7 @@ Route rotate_key(const ApiContext& context) {
   Route route;
   route.method = Method::kPut;
   route.pattern = "/api/homes/{id}/key";
-  route.summary = "Replace a home's SSH key (sessions already open stay up)";
+  route.summary = "Replace a home's SSH key (the old key's open sessions are cut)";
   route.tag = "homes";
   route.requires_auth = true;
   route.body = BodySchema{{public_key_field()}};

@@ -6,7 +6,9 @@ nlohmann::json user_json(const state::User& user) {
   return {{"username", user.username},
           {"role", state::role_name(user.role)},
           {"active", user.active},
-          {"created_at", user.created_at}};
+          {"created_at", user.created_at},
+          {"expires_at", user.expires_at != 0 ? nlohmann::json(user.expires_at) : nullptr},
+          {"expired", user.expired}};
 }
 
 nlohmann::json home_json(const state::Home& home) {
@@ -17,7 +19,9 @@ nlohmann::json home_json(const state::Home& home) {
           {"key_type", home.key.type},
           {"public_key", home.key.to_line()},
           {"ports", home.ports()},
-          {"created_at", home.created_at}};
+          {"created_at", home.created_at},
+          {"expires_at", home.expires_at != 0 ? nlohmann::json(home.expires_at) : nullptr},
+          {"expired", home.expired}};
 }
 
 nlohmann::json home_json(const state::Home& home, const SshEndpoint& ssh) {

@@ -17,9 +17,10 @@ struct SshEndpoint {
   uint16_t port = 22;
 };
 
-// {"username","role","active","created_at"}
+// {"username","role","active","created_at","expires_at" (null: never),"expired"}
 nlohmann::json user_json(const state::User& user);
-// {"id","slug","name","owner","key_type","public_key","ports","created_at"}
+// {"id","slug","name","owner","key_type","public_key","ports","created_at","expires_at"
+//  (null: never),"expired"}
 nlohmann::json home_json(const state::Home& home);
 // home_json plus the SSH endpoint: "ssh_user","ssh_host","ssh_port".
 nlohmann::json home_json(const state::Home& home, const SshEndpoint& ssh);

@@ -80,12 +80,21 @@ std::string printable_text(std::string_view bytes, size_t max_bytes) {
   return out;
 }
 
+// Expiry fields are written only when set, so records of a state made before expiry existed
+// read the same.
+static void put_expiry(json& j, int64_t expires_at, bool expired) {
+  if (expires_at != 0) j["expires_at"] = expires_at;
+  if (expired) j["expired"] = true;
+}
+
 std::string encode(const UserRecord& r) {
-  return dump(json{{"v", kRecordVersion},
-                   {"hash", r.password_hash},
-                   {"role", role_name(r.user.role)},
-                   {"active", r.user.active},
-                   {"created_at", r.user.created_at}});
+  json j{{"v", kRecordVersion},
+         {"hash", r.password_hash},
+         {"role", role_name(r.user.role)},
+         {"active", r.user.active},
+         {"created_at", r.user.created_at}};
+  put_expiry(j, r.user.expires_at, r.user.expired);
+  return dump(j);
 }
 
 std::string encode(const TokenRecord& r) {
@@ -96,16 +105,18 @@ std::string encode(const TokenRecord& r) {
 }
 
 std::string encode(const Home& r) {
-  return dump(json{{"v", kRecordVersion},
-                   {"slug", r.slug},
-                   {"name", r.name},
-                   {"owner", r.owner},
-                   {"key_type", r.key.type},
-                   {"key", r.key.base64},
-                   {"key_bits", r.key.bits},
-                   {"port_first", r.port_first},
-                   {"port_count", r.port_count},
-                   {"created_at", r.created_at}});
+  json j{{"v", kRecordVersion},
+         {"slug", r.slug},
+         {"name", r.name},
+         {"owner", r.owner},
+         {"key_type", r.key.type},
+         {"key", r.key.base64},
+         {"key_bits", r.key.bits},
+         {"port_first", r.port_first},
+         {"port_count", r.port_count},
+         {"created_at", r.created_at}};
+  put_expiry(j, r.expires_at, r.expired);
+  return dump(j);
 }
 
 std::string encode(const Mapping& r) {
@@ -129,7 +140,12 @@ std::string encode(const AuditRecord& r) {
 }
 
 std::string encode(const PortBlockRecord& r) {
-  return dump(json{{"v", kRecordVersion}, {"home", r.home_id}, {"count", r.count}});
+  json j{{"v", kRecordVersion}, {"home", r.home_id}, {"count", r.count}};
+  if (r.quarantined_at != 0) {
+    j["quarantined_at"] = r.quarantined_at;
+    j["key"] = r.key;
+  }
+  return dump(j);
 }
 
 std::string encode(const SystemRoute& r) {
@@ -149,6 +165,8 @@ Result<UserRecord> decode_user(std::string_view key, std::string_view bytes) {
     r.user.role = j->at("role").get<std::string>() == "admin" ? Role::kAdmin : Role::kUser;
     r.user.active = j->at("active").get<bool>();
     r.user.created_at = j->at("created_at").get<int64_t>();
+    r.user.expires_at = j->value("expires_at", int64_t{0});
+    r.user.expired = j->value("expired", false);
     return r;
   });
 }
@@ -177,6 +195,8 @@ Result<Home> decode_home(std::string_view key, std::string_view bytes) {
     h.port_first = j->at("port_first").get<uint16_t>();
     h.port_count = j->at("port_count").get<uint16_t>();
     h.created_at = j->at("created_at").get<int64_t>();
+    h.expires_at = j->value("expires_at", int64_t{0});
+    h.expired = j->value("expired", false);
     return h;
   });
 }
@@ -218,7 +238,12 @@ Result<PortBlockRecord> decode_port_block(std::string_view bytes) {
   auto j = parse_versioned(bytes, "port block");
   if (!j) return j.error();
   return guarded("port block", [&]() -> Result<PortBlockRecord> {
-    return PortBlockRecord{j->at("home").get<std::string>(), j->at("count").get<uint16_t>()};
+    PortBlockRecord r;
+    r.home_id = j->at("home").get<std::string>();
+    r.count = j->at("count").get<uint16_t>();
+    r.quarantined_at = j->value("quarantined_at", int64_t{0});
+    r.key = j->value("key", std::string());
+    return r;
   });
 }
 

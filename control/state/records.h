@@ -24,9 +24,13 @@ struct TokenRecord {
   int64_t expires_at = 0;
 };
 
+// A port block is held by its home, or quarantined after its home was deleted: then it stays
+// allocated (no other home gets it) until nothing listens on its ports any more.
 struct PortBlockRecord {
   std::string home_id;
   uint16_t count = 0;
+  int64_t quarantined_at = 0;  // 0: held by home_id; else when home_id was deleted
+  std::string key;             // the deleted home's key (base64), while quarantined
 };
 
 std::string encode(const UserRecord& r);

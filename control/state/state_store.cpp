@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/route_table.h"
 #include "control/state/data_folder.h"
+#include "control/sessions/proc_scan.h"
 #include "control/state/lmdb.h"
 #include "control/state/password_gate.h"
 #include "control/state/records.h"
@@ -293,11 +294,38 @@ struct StateStore::Impl {
     return ok();
   }
 
+  // Whether a mapping's home projects routes: not when the home or its owner has expired
+  // (the persisted flags, so a sync gives the same table whenever it runs).
+  Result<bool> projects(const Txn& txn, const std::string& home_id) {
+    auto raw = txn.get(dbs.homes, home_id);
+    if (!raw) return raw.error();
+    if (!raw.value()) return true;  // a dangling mapping is projected as before
+    auto home = decode_home(home_id, **raw);
+    if (!home) return home.error();
+    if (home->expired) return false;
+    auto owner = get_user(txn, home->owner);
+    if (!owner) return owner.error();
+    return !(owner.value() && owner.value()->user.expired);
+  }
+
   Result<std::vector<std::pair<std::string, Route>>> all_routes(const Txn& txn) {
     std::vector<std::pair<std::string, Route>> out;
     std::optional<Error> failed;
+    std::map<std::string, bool> live;  // home id -> projects
     auto scanned = txn.scan(dbs.mappings, {}, [&](std::string_view k, std::string_view v) {
       auto mapping = decode_mapping(k, v);
+      if (mapping) {
+        auto known = live.find(mapping->home_id);
+        if (known == live.end()) {
+          auto p = projects(txn, mapping->home_id);
+          if (!p) {
+            failed = p.error();
+            return false;
+          }
+          known = live.emplace(mapping->home_id, *p).first;
+        }
+        if (!known->second) return true;
+      }
       auto route = mapping ? route_for(*mapping) : Result<Route>(mapping.error());
       if (!route) {
         failed = route.error();
@@ -368,6 +396,9 @@ struct StateStore::Impl {
     if (!raw.value()) return std::optional<Route>();
     auto mapping = decode_mapping(host, **raw);
     if (!mapping) return mapping.error();
+    auto live = projects(txn, mapping->home_id);
+    if (!live) return live.error();
+    if (!*live) return std::optional<Route>();
     auto route = route_for(*mapping);
     if (!route) return route.error();
     return std::optional<Route>(route.value());
@@ -482,6 +513,110 @@ struct StateStore::Impl {
       return quota_reached("mappings", limit.mappings, owner);
     }
     return ok();
+  }
+
+  // Releases the quarantined port blocks nothing listens on any more (after the minimum
+  // quarantine); returns how many. The listener probe failing keeps every block.
+  Result<size_t> release_quarantined(Txn& txn) {
+    std::vector<std::pair<std::string, PortBlockRecord>> held;
+    auto scanned = txn.scan(dbs.ports, {}, [&](std::string_view k, std::string_view v) {
+      auto record = decode_port_block(v);
+      if (record && record->quarantined_at != 0) held.emplace_back(std::string(k), *record);
+      return true;
+    });
+    if (!scanned) return scanned.error();
+    if (held.empty()) return size_t{0};
+    auto listening =
+        options.listening_ports ? options.listening_ports() : sessions::listening_ports();
+    if (!listening) {
+      log_line("state: cannot see the listening ports (%s); port blocks stay quarantined",
+               listening.error().message().c_str());
+      return size_t{0};
+    }
+    size_t released = 0;
+    for (const auto& [key, block] : held) {
+      const uint32_t first = from_be16_key(key);
+      if (block.quarantined_at + options.port_quarantine_seconds > now()) continue;
+      auto busy = listening->lower_bound(static_cast<uint16_t>(first));
+      if (busy != listening->end() && *busy < first + block.count) continue;
+      if (auto d = txn.del(dbs.ports, key); !d) return d.error();
+      auto a = audit(txn, Caller{"control", Role::kAdmin, "local"}, "ports.release",
+                     std::to_string(first) + "+" + std::to_string(block.count),
+                     "home=" + block.home_id + " quarantined " +
+                         std::to_string(now() - block.quarantined_at) + " s");
+      if (!a) return a.error();
+      ++released;
+    }
+    return released;
+  }
+
+  // Carries out every expiry that has come: a user is deactivated, its tokens revoked and its
+  // homes' routes withdrawn; a home's routes are withdrawn. Returns the hostnames to project.
+  Result<std::vector<std::string>> expire_due(Txn& txn) {
+    const int64_t t = now();
+    std::vector<UserRecord> users;
+    std::vector<Home> homes;
+    std::optional<Error> failed;
+    auto scanned = txn.scan(dbs.users, {}, [&](std::string_view k, std::string_view v) {
+      auto r = decode_user(k, v);
+      if (!r) {
+        failed = r.error();
+        return false;
+      }
+      if (!r->user.expired && lapsed(r->user.expires_at, false, t)) users.push_back(*r);
+      return true;
+    });
+    if (!scanned) return scanned.error();
+    if (failed) return *failed;
+    std::vector<Home> all_homes;
+    scanned = txn.scan(dbs.homes, {}, [&](std::string_view k, std::string_view v) {
+      auto h = decode_home(k, v);
+      if (!h) {
+        failed = h.error();
+        return false;
+      }
+      all_homes.push_back(*h);
+      return true;
+    });
+    if (!scanned) return scanned.error();
+    if (failed) return *failed;
+    const Caller expiry{"control", Role::kAdmin, "local"};
+    std::vector<std::string> hosts;
+    for (UserRecord& r : users) {
+      r.user.expired = true;
+      r.user.active = false;
+      if (auto p = txn.put(dbs.users, r.user.username, encode(r)); !p) return p.error();
+      auto revoked = delete_tokens_of(txn, r.user.username);
+      if (!revoked) return revoked.error();
+      size_t routes = 0;
+      size_t owned = 0;
+      for (const Home& home : all_homes) {
+        if (home.owner != r.user.username) continue;
+        ++owned;
+        auto own = home_hostnames(txn, home.id);
+        if (!own) return own.error();
+        routes += own->size();
+        hosts.insert(hosts.end(), own->begin(), own->end());
+      }
+      auto a = audit(txn, expiry, "users.expire", r.user.username,
+                     "expires_at=" + std::to_string(r.user.expires_at) + " tokens_revoked=" +
+                         std::to_string(*revoked) + " homes=" + std::to_string(owned) +
+                         " routes_withdrawn=" + std::to_string(routes) + " sessions=cut");
+      if (!a) return a.error();
+    }
+    for (Home& home : all_homes) {
+      if (home.expired || !lapsed(home.expires_at, false, t)) continue;
+      home.expired = true;
+      if (auto p = txn.put(dbs.homes, home.id, encode(home)); !p) return p.error();
+      auto own = home_hostnames(txn, home.id);
+      if (!own) return own.error();
+      hosts.insert(hosts.end(), own->begin(), own->end());
+      auto a = audit(txn, expiry, "homes.expire", home.id,
+                     "owner=" + home.owner + " expires_at=" + std::to_string(home.expires_at) +
+                         " routes_withdrawn=" + std::to_string(own->size()) + " sessions=cut");
+      if (!a) return a.error();
+    }
+    return hosts;
   }
 
   const std::string& dummy() {
@@ -640,6 +775,45 @@ Result<std::vector<User>> StateStore::users_list(const Caller& caller) {
   return users;
 }
 
+Result<User> StateStore::users_set_expiry(const Caller& caller, const std::string& username,
+                                          int64_t expires_at) {
+  if (!caller.is_admin()) return admin_only("setting an expiry");
+  if (expires_at < 0) return invalid_field("expires_at", "must be unix seconds, or 0 for never");
+  if (username == caller.username && expires_at != 0) {
+    return forbidden("an admin cannot set its own expiry");
+  }
+  std::vector<std::string> hosts;
+  auto written = impl_->write<User>([&](Txn& txn) -> Result<User> {
+    hosts.clear();
+    auto record = impl_->get_user(txn, username);
+    if (!record) return record.error();
+    if (!record.value()) return not_found("user " + username + " not found");
+    UserRecord& r = **record;
+    r.user.expires_at = expires_at;
+    const bool lifted = r.user.expired && !lapsed(expires_at, false, impl_->now());
+    if (lifted) {
+      r.user.expired = false;
+      auto homes = txn.scan(impl_->dbs.homes, {}, [&](std::string_view k, std::string_view v) {
+        auto home = decode_home(k, v);
+        if (home && home->owner == username) {
+          auto own = impl_->home_hostnames(txn, home->id);
+          if (own) hosts.insert(hosts.end(), own->begin(), own->end());
+        }
+        return true;
+      });
+      if (!homes) return homes.error();
+    }
+    if (auto put = txn.put(impl_->dbs.users, username, encode(r)); !put) return put.error();
+    auto a = impl_->audit(txn, caller, "users.set_expiry", username,
+                          "expires_at=" + std::to_string(expires_at) + (lifted ? " lifted" : ""));
+    if (!a) return a.error();
+    return r.user;
+  });
+  if (!written) return written;
+  if (auto projected = impl_->project(hosts); !projected) return projected.error();
+  return written;
+}
+
 // ---- authentication ----
 
 Result<Caller> StateStore::authenticate(const std::string& username, const std::string& password,
@@ -663,7 +837,8 @@ Result<Caller> StateStore::authenticate(const std::string& username, const std::
     good = record ? verify_password(record->password_hash, password)
                   : (verify_password(impl_->dummy(), password), false);
   }
-  if (good && record->user.active) {
+  const bool expired = record && lapsed(record->user.expires_at, record->user.expired, now);
+  if (good && record->user.active && !expired) {
     impl_->user_throttle.reset(username);
     return Caller{username, record->user.role, source};
   }
@@ -675,13 +850,15 @@ Result<Caller> StateStore::authenticate(const std::string& username, const std::
   Caller who{username, Role::kUser, source};
   auto audited = impl_->write<bool>([&](Txn& txn) -> Result<bool> {
     auto a = impl_->audit(txn, who, "login.failed", username,
-                          !record ? "unknown user"
-                          : good  ? "inactive user"
-                                  : "wrong password");
+                          !record   ? "unknown user"
+                          : !good   ? "wrong password"
+                          : expired ? "expired user"
+                                    : "inactive user");
     if (!a) return a.error();
     return true;
   });
   if (!audited) return audited.error();
+  if (good && expired) return unauthorized("user " + username + " has expired");
   return unauthorized(good ? "user " + username + " is not approved yet"
                            : "wrong username or password");
 }
@@ -731,6 +908,8 @@ Result<Caller> StateStore::check_token(std::string_view token) {
   auto user = impl_->get_user(*txn, record->username);
   if (!user) return user.error();
   if (!user.value() || !user.value()->user.active) return unauthorized("user is not active");
+  const User& u = user.value()->user;
+  if (lapsed(u.expires_at, u.expired, impl_->now())) return unauthorized("user has expired");
   return Caller{record->username, user.value()->user.role, {}};
 }
 
@@ -797,6 +976,7 @@ Result<Home> StateStore::homes_create(const Caller& caller, const std::string& n
     auto taken = txn.get(impl_->dbs.keys, home.key.base64);
     if (!taken) return taken.error();
     if (taken.value()) return conflict("public_key: this key already belongs to a home");
+    if (auto released = impl_->release_quarantined(txn); !released) return released.error();
     auto first = impl_->allocate_ports(txn);
     if (!first) return first.error();
     home.port_first = first.value();
@@ -812,7 +992,7 @@ Result<Home> StateStore::homes_create(const Caller& caller, const std::string& n
     if (!inserted) return inserted.error();
     if (!inserted.value()) return conflict("home id collision; try again");
     if (auto p = txn.put(impl_->dbs.keys, home.key.base64, home.id); !p) return p.error();
-    PortBlockRecord block{home.id, home.port_count};
+    PortBlockRecord block{home.id, home.port_count, 0, {}};
     if (auto p = txn.put(impl_->dbs.ports, be16_key(home.port_first), encode(block)); !p) {
       return p.error();
     }
@@ -863,17 +1043,67 @@ Result<void> StateStore::homes_delete(const Caller& caller, const std::string& i
     }
     for (auto [dbi, key] : {std::pair{impl_->dbs.homes, id},
                             {impl_->dbs.slugs, home->slug},
-                            {impl_->dbs.keys, home->key.base64},
-                            {impl_->dbs.ports, be16_key(home->port_first)}}) {
+                            {impl_->dbs.keys, home->key.base64}}) {
       if (auto d = txn.del(dbi, key); !d) return d.error();
     }
+    // Its open SSH sessions may still listen on these ports until the reaper ends them.
+    PortBlockRecord block{id, home->port_count, impl_->now(), home->key.base64};
+    if (auto p = txn.put(impl_->dbs.ports, be16_key(home->port_first), encode(block)); !p) {
+      return p.error();
+    }
     auto a = impl_->audit(txn, caller, "homes.delete", id,
-                          "name=" + home->name + " mappings=" + std::to_string(hosts.size()));
+                          "name=" + home->name + " mappings=" + std::to_string(hosts.size()) +
+                              " ports=" + std::to_string(home->port_first) + "+" +
+                              std::to_string(home->port_count) + " quarantined");
     if (!a) return a.error();
     return true;
   });
   if (!deleted) return deleted.error();
   return impl_->project(hosts);
+}
+
+Result<Home> StateStore::homes_set_expiry(const Caller& caller, const std::string& id,
+                                          int64_t expires_at) {
+  if (!caller.is_admin()) return admin_only("setting an expiry");
+  if (expires_at < 0) return invalid_field("expires_at", "must be unix seconds, or 0 for never");
+  std::vector<std::string> hosts;
+  auto written = impl_->write<Home>([&](Txn& txn) -> Result<Home> {
+    hosts.clear();
+    auto home = impl_->visible_home(txn, caller, id);
+    if (!home) return home.error();
+    home->expires_at = expires_at;
+    const bool lifted = home->expired && !lapsed(expires_at, false, impl_->now());
+    if (lifted) {
+      home->expired = false;
+      auto own = impl_->home_hostnames(txn, id);
+      if (!own) return own.error();
+      hosts = own.value();
+    }
+    if (auto p = txn.put(impl_->dbs.homes, id, encode(home.value())); !p) return p.error();
+    auto a = impl_->audit(txn, caller, "homes.set_expiry", id,
+                          "expires_at=" + std::to_string(expires_at) + (lifted ? " lifted" : ""));
+    if (!a) return a.error();
+    return home;
+  });
+  if (!written) return written;
+  if (auto projected = impl_->project(hosts); !projected) return projected.error();
+  return written;
+}
+
+Result<std::vector<QuarantinedBlock>> StateStore::quarantine_list(const Caller& caller) {
+  if (!caller.is_admin()) return admin_only("listing quarantined ports");
+  auto txn = impl_->env.begin(false);
+  if (!txn) return txn.error();
+  std::vector<QuarantinedBlock> out;
+  auto scanned = txn->scan(impl_->dbs.ports, {}, [&](std::string_view k, std::string_view v) {
+    auto record = decode_port_block(v);
+    if (record && record->quarantined_at != 0) {
+      out.push_back({from_be16_key(k), record->count, record->home_id, record->quarantined_at});
+    }
+    return true;
+  });
+  if (!scanned) return scanned.error();
+  return out;
 }
 
 Result<Home> StateStore::homes_rotate_key(const Caller& caller, const std::string& id,
@@ -1242,6 +1472,18 @@ Result<size_t> StateStore::maintain() {
     pruned += *removed;
     if (*removed < AuditRetention::kMaintenanceBatch) break;
   }
+  std::vector<std::string> expired_hosts;
+  auto expired = impl_->write<bool>([&](Txn& txn) -> Result<bool> {
+    auto hosts = impl_->expire_due(txn);
+    if (!hosts) return hosts.error();
+    expired_hosts = std::move(hosts.value());
+    return true;
+  });
+  if (!expired) return expired.error();
+  if (auto projected = impl_->project(expired_hosts); !projected) return projected.error();
+  auto released = impl_->write<size_t>([&](Txn& txn) { return impl_->release_quarantined(txn); });
+  if (!released) return released.error();
+  if (*released > 0) log_line("state: released %zu quarantined port block(s)", *released);
   if (impl_->routes_dirty.load()) {
     if (auto synced = impl_->resync(); !synced) return synced.error();
     log_line("state: the route table is in step with the state again");
@@ -1250,6 +1492,8 @@ Result<size_t> StateStore::maintain() {
 }
 
 // ---- authorized keys ----
+
+const char* const kNowhere = "192.0.2.1:9";
 
 Result<std::optional<std::string>> authorized_keys_line(const std::string& data_dir,
                                                         const std::string& user,
@@ -1282,11 +1526,69 @@ Result<std::optional<std::string>> authorized_keys_line(const std::string& data_
   auto record = decode_user(home->owner, **owner);
   if (!record) return record.error();
   if (!record->user.active) return Line();
-  std::string line = "restrict,port-forwarding";
+  const int64_t now = system_now();
+  if (lapsed(home->expires_at, home->expired, now) ||
+      lapsed(record->user.expires_at, record->user.expired, now)) {
+    return Line();
+  }
+  // No -L/-W even if the sshd drop-in ever allowed local forwarding: permitopen names the one
+  // destination allowed, and this one is nowhere (TEST-NET-1, RFC 5737; the discard port).
+  // sshd refuses permitopen="none" in a key line ("invalid permission port": the whole key
+  // would be refused); "none" is valid only for sshd_config's PermitOpen.
+  std::string line = std::string("restrict,port-forwarding,permitopen=\"") + kNowhere + "\"";
   for (uint16_t port : home->ports()) {
     line += ",permitlisten=\"127.0.0.1:" + std::to_string(port) + "\"";
   }
   return Line(line + " " + home->key.to_line());
+}
+
+}  // namespace cloudlink::state
+
+namespace cloudlink::state {
+
+Result<SessionPolicy> session_policy(const std::string& data_dir) {
+  SessionPolicy policy;
+  std::string dir = data_dir + "/state";
+  std::error_code ec;
+  // No state is an error, not an empty policy: a reaper pointed at the wrong directory must
+  // end nothing rather than every session.
+  if (!std::filesystem::exists(dir + "/data.mdb", ec)) {
+    return Error(ENOENT, "sessions: no state in " + dir);
+  }
+  auto env = Env::open(dir, false, kMaxDbs, kStateFileMode);
+  if (!env) return env.error();
+  auto dbs = open_dbs(env.value());
+  if (!dbs) return dbs.error();
+  auto txn = env->begin(false);
+  if (!txn) return txn.error();
+  std::map<std::string, bool> owners;  // username -> may log in
+  std::optional<Error> failed;
+  const int64_t now = system_now();
+  auto scanned = txn->scan(dbs->homes, {}, [&](std::string_view k, std::string_view v) {
+    auto home = decode_home(k, v);
+    if (!home) {
+      failed = home.error();
+      return false;
+    }
+    auto known = owners.find(home->owner);
+    if (known == owners.end()) {
+      bool active = false;
+      auto raw = txn->get(dbs->users, home->owner);
+      if (raw && raw.value()) {
+        auto record = decode_user(home->owner, **raw);
+        active = record && record->user.active &&
+                 !lapsed(record->user.expires_at, record->user.expired, now);
+      }
+      known = owners.emplace(home->owner, active).first;
+    }
+    if (!known->second || lapsed(home->expires_at, home->expired, now)) return true;
+    for (uint16_t port : home->ports()) policy.ports[port] = home->id;
+    policy.keys.insert(home->key.base64);
+    return true;
+  });
+  if (!scanned) return scanned.error();
+  if (failed) return *failed;
+  return policy;
 }
 
 }  // namespace cloudlink::state

@@ -19,9 +19,11 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -59,7 +61,14 @@ struct User {
   Role role = Role::kUser;
   bool active = false;
   int64_t created_at = 0;  // unix seconds
+  int64_t expires_at = 0;  // unix seconds; 0: never
+  bool expired = false;    // the expiry has been carried out (tokens revoked, routes gone)
 };
+
+// Whether an expiry set at expires_at (0: none) has come by now, or was carried out.
+inline bool lapsed(int64_t expires_at, bool expired, int64_t now) {
+  return expired || (expires_at != 0 && expires_at <= now);
+}
 
 struct IssuedToken {
   std::string token;  // shown once; only its digest is stored
@@ -76,6 +85,8 @@ struct Home {
   uint16_t port_first = 0;
   uint16_t port_count = 0;
   int64_t created_at = 0;
+  int64_t expires_at = 0;  // unix seconds; 0: never
+  bool expired = false;    // the expiry has been carried out (routes gone)
 
   std::vector<uint16_t> ports() const;
   bool owns_port(uint32_t port) const {
@@ -156,11 +167,30 @@ struct StoreOptions {
   Quota default_quota;
   // Mapping hostnames: the public suffix list, IP literals, and the operator's own zones.
   HostnamePolicyOptions hostname_policy;
+  // A deleted home's port block goes to no other home while anything listens on its ports
+  // (its SSH sessions are being cut by `sessions reap`), and not before this many seconds.
+  int64_t port_quarantine_seconds = 30;
+  // The loopback/wildcard TCP ports something listens on now; default: /proc/net/tcp{,6}.
+  std::function<Result<std::set<uint16_t>>()> listening_ports;
   // Clock (unix seconds); tests replace it.
   std::function<int64_t()> now;
   // Make DATA/state when it is missing (`init`, tests). Without it open() refuses a data folder
   // that was never initialised (control/state/data_folder.h) instead of creating an empty one.
   bool create = false;
+};
+
+// A deleted home's port block, held back until nothing listens on it.
+struct QuarantinedBlock {
+  uint16_t port_first = 0;
+  uint16_t port_count = 0;
+  std::string home_id;  // the deleted home
+  int64_t since = 0;
+};
+
+// What the session reaper may let live: the ports (and keys) of homes that may log in now.
+struct SessionPolicy {
+  std::map<uint16_t, std::string> ports;  // port -> home id
+  std::set<std::string> keys;             // key base64 of those homes
 };
 
 class StateStore {
@@ -184,10 +214,18 @@ class StateStore {
   Result<User> users_approve(const Caller& caller, const std::string& username);  // admin only
   // Admin only, not oneself: the user can no longer log in, its tokens are revoked in the
   // same transaction, and sshd stops accepting its homes' keys (authorized_keys_line needs an
-  // active owner). Its homes, mappings and routes stay (approve reactivates); SSH sessions
-  // already open are not cut.
+  // active owner), and `sessions reap` cuts their open SSH sessions. Its homes, mappings and
+  // routes stay (approve reactivates).
   Result<User> users_deactivate(const Caller& caller, const std::string& username);
   Result<std::vector<User>> users_list(const Caller& caller);  // admin only
+  // Admin only: the account expires at expires_at (unix seconds; 0: never). From that second
+  // its password and tokens are refused, its homes' keys refused and their SSH sessions cut
+  // (`sessions reap`); maintain() then revokes its tokens, deactivates it, takes its homes'
+  // routes out of the table and audits "users.expire". A later time (or 0) on an expired
+  // account lifts the expiry and brings the routes back; the account stays inactive until
+  // approved.
+  Result<User> users_set_expiry(const Caller& caller, const std::string& username,
+                                int64_t expires_at);
 
   // ---- authentication ----
   // Checks the password of an active user. Refused (unauthorized, one message for every
@@ -214,10 +252,18 @@ class StateStore {
                             const std::string& public_key, const std::string& owner = {});
   Result<std::vector<Home>> homes_list(const Caller& caller);
   Result<Home> homes_get(const Caller& caller, const std::string& id);
-  // Deletes the home, its mappings and their routes, and frees its port block.
+  // Deletes the home, its mappings and their routes. Its port block is quarantined: it goes
+  // to another home only once nothing listens on its ports (the reaper cuts the deleted
+  // home's SSH sessions) and port_quarantine_seconds have passed.
   Result<void> homes_delete(const Caller& caller, const std::string& id);
+  // Port blocks still quarantined (admin only), by first port.
+  Result<std::vector<QuarantinedBlock>> quarantine_list(const Caller& caller);
   Result<Home> homes_rotate_key(const Caller& caller, const std::string& id,
                                 const std::string& public_key);
+  // Admin only: the home expires at expires_at (0: never). From that second its key is
+  // refused and its sessions cut; maintain() takes its routes out of the table and audits
+  // "homes.expire" (the home and its ports stay its own). A later time (or 0) lifts it.
+  Result<Home> homes_set_expiry(const Caller& caller, const std::string& id, int64_t expires_at);
 
   // ---- mappings ----
   // conflict when the hostname is mapped anywhere or is a system route; forbidden when a port is
@@ -276,8 +322,9 @@ class StateStore {
   };
   Result<StorageUsage> storage_usage();
   // What serve runs every few seconds: audit records beyond the retention are pruned (a
-  // bounded number of batches per call), and the routes are rebuilt when a projection
-  // failed after its state change committed. Returns the audit records pruned.
+  // bounded number of batches per call), users and homes whose expiry came are expired,
+  // quarantined port blocks nothing listens on any more are released, and the routes are rebuilt
+  // when a projection failed after its state change committed. Returns the audit records pruned.
   Result<size_t> maintain();
 
  private:
@@ -295,6 +342,11 @@ Result<std::optional<std::string>> authorized_keys_line(const std::string& data_
                                                         const std::string& key_type,
                                                         const std::string& key_base64,
                                                         const std::string& ssh_user = "cloudlink");
+
+// Read-only, for `sessions reap`: the ports and keys of every home that may log in now (not
+// expired, its owner active and not expired). ENOENT when DATA/state does not exist (a reaper
+// with a wrong --data ends nothing). Never writes, never waits.
+Result<SessionPolicy> session_policy(const std::string& data_dir);
 
 // The route a mapping projects to: 127.0.0.1:P for each TLS port, 127.0.0.1:http_port, PROXY v2.
 Result<Route> route_for(const Mapping& mapping);

@@ -69,7 +69,8 @@ class ControlStateCliTest(unittest.TestCase):
         self.assertEqual(line.returncode, 0, line.stderr)
         lines = line.stdout.splitlines()
         self.assertEqual(len(lines), 1)
-        self.assertTrue(lines[0].startswith('restrict,port-forwarding,permitlisten="127.0.0.1:20000"'))
+        self.assertTrue(lines[0].startswith('restrict,port-forwarding,permitopen="192.0.2.1:9",'
+                                           'permitlisten="127.0.0.1:20000"'))
         self.assertTrue(lines[0].endswith(f' {key_type} {key}'))
         self.assertEqual(lines[0].count("permitlisten="), 10)
         for args in (["root", key_type, key], ["cloudlink", "ssh-rsa", key],

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -72,6 +73,8 @@ class StateStoreTest : public ::testing::Test {
     o.port_last = 20049;
     o.port_block = port_block_;
     o.create = true;
+    o.port_quarantine_seconds = quarantine_seconds_;
+    o.listening_ports = [this]() -> Result<std::set<uint16_t>> { return listening_; };
     return o;
   }
 
@@ -114,6 +117,8 @@ class StateStoreTest : public ::testing::Test {
   TempDir dir_;
   int64_t now_ = 1'700'000'000;
   uint16_t port_block_ = 10;
+  int64_t quarantine_seconds_ = 0;
+  std::set<uint16_t> listening_;  // what "listens" now, for the port quarantine
   std::unique_ptr<StateStore> store_;
   Caller admin_;
   Caller alice_;
@@ -285,6 +290,152 @@ TEST_F(StateStoreTest, PortBlocksNeverOverlapAndAreFreed) {
   make_home(bob_, "F");
   auto full = store_->homes_create(bob_, "G", Keys::make("ed25519"));
   EXPECT_EQ(code_of(full), StateErrc::kConflict);  // 20000-20049 holds five blocks
+}
+
+TEST_F(StateStoreTest, DeletedHomesBlockIsQuarantinedWhileListenedOnAndForItsMinimum) {
+  quarantine_seconds_ = 30;
+  reopen();
+  Home a = make_home(alice_, "A");
+  Home b = make_home(bob_, "B");
+  listening_ = {20013};  // b's old session still listens on one of its ports
+  ASSERT_OK(store_->homes_delete(bob_, b.id));
+  auto held = store_->quarantine_list(admin_);
+  ASSERT_OK(held);
+  ASSERT_EQ(held->size(), 1u);
+  EXPECT_EQ(held->front().port_first, 20010);
+  EXPECT_EQ(held->front().home_id, b.id);
+  EXPECT_EQ(code_of(store_->quarantine_list(alice_)), StateErrc::kForbidden);
+  // Still listened on: the next home gets the next block, whatever the time.
+  now_ += 3600;
+  Home c = make_home(alice_, "C");
+  EXPECT_EQ(c.port_first, 20020);
+  // Nothing listens, but the minimum quarantine has not passed since the next delete.
+  ASSERT_OK(store_->homes_delete(alice_, c.id));
+  listening_ = {};
+  Home d = make_home(alice_, "D");
+  EXPECT_EQ(d.port_first, 20010);  // b's block: free and quarantined for an hour
+  Home e = make_home(bob_, "E");
+  EXPECT_EQ(e.port_first, 20030);  // c's block is quarantined 0 s so far
+  now_ += 30;
+  ASSERT_OK(store_->maintain());  // serve's upkeep releases it
+  EXPECT_TRUE(store_->quarantine_list(admin_)->empty());
+  auto audit = store_->audit_list(admin_, 1);
+  ASSERT_OK(audit);
+  EXPECT_EQ(audit->front().action, "ports.release");
+  EXPECT_EQ(audit->front().target, "20020+10");
+  Home f = make_home(bob_, "F");
+  EXPECT_EQ(f.port_first, 20020);
+  // A failed probe keeps the block.
+  ASSERT_OK(store_->homes_delete(bob_, f.id));
+  now_ += 60;
+  StoreOptions broken = options();
+  broken.listening_ports = []() -> Result<std::set<uint16_t>> { return Error(EIO, "probe"); };
+  store_.reset();
+  auto reopened = StateStore::open(dir_.path(), broken);
+  ASSERT_OK(reopened);
+  ASSERT_OK((*reopened)->maintain());
+  EXPECT_EQ((*reopened)->quarantine_list(admin_)->size(), 1u);
+  (void)a;
+}
+
+TEST_F(StateStoreTest, SessionPolicyHoldsThePortsAndKeysOfHomesThatMayLogIn) {
+  Home a = make_home(alice_, "A");
+  Home b = make_home(bob_, "B");
+  auto policy = session_policy(dir_.path());
+  ASSERT_OK(policy);
+  EXPECT_EQ(policy->ports.size(), 20u);
+  EXPECT_EQ(policy->ports.at(20000), a.id);
+  EXPECT_EQ(policy->ports.at(20019), b.id);
+  EXPECT_TRUE(policy->keys.contains(a.key.base64));
+  ASSERT_OK(store_->users_deactivate(admin_, "bob"));
+  policy = session_policy(dir_.path());
+  ASSERT_OK(policy);
+  EXPECT_FALSE(policy->ports.contains(20010));
+  EXPECT_FALSE(policy->keys.contains(b.key.base64));
+  ASSERT_OK(store_->homes_delete(alice_, a.id));
+  policy = session_policy(dir_.path());
+  ASSERT_OK(policy);
+  EXPECT_TRUE(policy->ports.empty());
+  EXPECT_FALSE(session_policy(dir_.path() + "/none"));  // a wrong --data ends nothing
+}
+
+TEST_F(StateStoreTest, ExpiryRefusesTokensAndKeysThenWithdrawsRoutes) {
+  Home a = make_home(alice_, "A");
+  ASSERT_OK(store_->mappings_create(alice_, a.id, mapping("a.example.com", {20000})));
+  Home b = make_home(bob_, "B");
+  ASSERT_OK(store_->mappings_create(bob_, b.id, mapping("b.example.com", {20010})));
+  auto token = store_->login("alice", "alice-password", "192.0.2.1");
+  ASSERT_OK(token);
+  EXPECT_EQ(code_of(store_->users_set_expiry(alice_, "alice", now_ + 10)), StateErrc::kForbidden);
+  EXPECT_EQ(code_of(store_->users_set_expiry(admin_, "nobody", now_ + 10)), StateErrc::kNotFound);
+  EXPECT_EQ(code_of(store_->users_set_expiry(admin_, "alice", -1)), StateErrc::kInvalid);
+  auto set = store_->users_set_expiry(admin_, "alice", now_ + 10);
+  ASSERT_OK(set);
+  EXPECT_EQ(set->expires_at, now_ + 10);
+  ASSERT_OK(store_->check_token(token->token));
+  ASSERT_OK(store_->maintain());
+  EXPECT_NE(routes_now().find("a.example.com"), std::string::npos);
+
+  now_ += 10;  // the second it expires: refused at once, before any upkeep
+  EXPECT_EQ(code_of(store_->check_token(token->token)), StateErrc::kUnauthorized);
+  EXPECT_EQ(code_of(store_->login("alice", "alice-password", "192.0.2.1")),
+            StateErrc::kUnauthorized);
+  // authorized-keys and the reaper's policy read the real clock, long past this one.
+  EXPECT_FALSE(
+      authorized_keys_line(dir_.path(), "cloudlink", a.key.type, a.key.base64)->has_value());
+  EXPECT_FALSE(session_policy(dir_.path())->ports.contains(20000));
+  EXPECT_TRUE(session_policy(dir_.path())->ports.contains(20010));
+  ASSERT_OK(store_->maintain());  // the upkeep carries it out
+  auto audit = store_->audit_list(admin_, 10);
+  ASSERT_OK(audit);
+  auto expire = std::find_if(audit->begin(), audit->end(),
+                             [](const AuditRecord& r) { return r.action == "users.expire"; });
+  ASSERT_NE(expire, audit->end());
+  EXPECT_EQ(expire->target, "alice");
+  EXPECT_NE(expire->detail.find("tokens_revoked=1"), std::string::npos) << expire->detail;
+  EXPECT_NE(expire->detail.find("routes_withdrawn=1"), std::string::npos) << expire->detail;
+  EXPECT_EQ(routes_now().find("a.example.com"), std::string::npos);
+  EXPECT_NE(routes_now().find("b.example.com"), std::string::npos);
+  EXPECT_EQ(routes_now(), routes_expected());  // a sync gives the same table
+  ASSERT_OK(store_->maintain());               // once only
+  auto later = store_->audit_list(admin_, 20);
+  ASSERT_OK(later);
+  EXPECT_EQ(std::count_if(later->begin(), later->end(),
+                          [](const AuditRecord& r) { return r.action == "users.expire"; }),
+            1);
+  auto users = store_->users_list(admin_);
+  ASSERT_OK(users);
+  for (const User& u : *users) {
+    if (u.username == "alice") {
+      EXPECT_TRUE(u.expired && !u.active);
+    }
+  }
+  // Lifted: the routes come back; the account logs in once approved again.
+  ASSERT_OK(store_->users_set_expiry(admin_, "alice", 0));
+  EXPECT_NE(routes_now().find("a.example.com"), std::string::npos);
+  EXPECT_EQ(code_of(store_->login("alice", "alice-password", "192.0.2.1")),
+            StateErrc::kUnauthorized);
+  ASSERT_OK(store_->users_approve(admin_, "alice"));
+  ASSERT_OK(store_->login("alice", "alice-password", "192.0.2.1"));
+  EXPECT_EQ(code_of(store_->check_token(token->token)), StateErrc::kUnauthorized);
+
+  // A home: its key and route go, the home and its ports stay.
+  EXPECT_EQ(code_of(store_->homes_set_expiry(bob_, b.id, now_ + 5)), StateErrc::kForbidden);
+  ASSERT_OK(store_->homes_set_expiry(admin_, b.id, now_ + 5));
+  now_ += 5;
+  ASSERT_OK(store_->maintain());
+  EXPECT_EQ(store_->audit_list(admin_, 1)->front().action, "homes.expire");
+  EXPECT_EQ(routes_now().find("b.example.com"), std::string::npos);
+  EXPECT_FALSE(
+      authorized_keys_line(dir_.path(), "cloudlink", b.key.type, b.key.base64)->has_value());
+  auto still = store_->homes_get(bob_, b.id);
+  ASSERT_OK(still);
+  EXPECT_TRUE(still->expired);
+  EXPECT_EQ(still->port_first, 20010);
+  ASSERT_OK(store_->homes_set_expiry(admin_, b.id, 0));
+  EXPECT_NE(routes_now().find("b.example.com"), std::string::npos);
+  EXPECT_TRUE(
+      authorized_keys_line(dir_.path(), "cloudlink", b.key.type, b.key.base64)->has_value());
 }
 
 TEST_F(StateStoreTest, ChangedBlockSizeStillDoesNotOverlap) {
@@ -576,7 +727,7 @@ TEST_F(StateStoreTest, AuthorizedKeysLine) {
   auto line = authorized_keys_line(dir_.path(), "cloudlink", type, blob);
   ASSERT_OK(line);
   ASSERT_TRUE(line->has_value());
-  std::string expected = "restrict,port-forwarding";
+  std::string expected = "restrict,port-forwarding,permitopen=\"192.0.2.1:9\"";
   for (int p = 20000; p < 20010; ++p)
     expected += ",permitlisten=\"127.0.0.1:" + std::to_string(p) + "\"";
   EXPECT_EQ(**line, expected + " " + type + " " + blob);
