@@ -18,6 +18,8 @@ pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
 pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
 # libpsl: the Public Suffix List (data from Debian's publicsuffix) for control's hostname policy.
 pkg_check_modules(PSL REQUIRED IMPORTED_TARGET libpsl)
+# libarchive: control's backup archives (tar reader and writer).
+pkg_check_modules(LIBARCHIVE REQUIRED IMPORTED_TARGET libarchive)
 # yaml-cpp: cloudlink-home's cloudlink.yaml (Debian's 0.7 exports the target `yaml-cpp`).
 find_package(yaml-cpp CONFIG REQUIRED)
 # libssh: cloudlink-home's SSH client (reverse forwards).

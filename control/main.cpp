@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/settings_cli.h"
 #include "control/api/serve_api.h"
+#include "control/backup/backup_commands.h"
 #include "control/route_commands.h"
 #include "control/serve_flags.h"
 #include "control/state_commands.h"
@@ -178,6 +179,19 @@ int main(int argc, char** argv) {
   ak_cmd->add_option("KEYTYPE", ak_type, "key type (%t)")->required();
   ak_cmd->add_option("KEY", ak_key, "base64 key (%k)")->required();
   ak_cmd->add_option("--data", ak_data, "data directory")->capture_default_str();
+
+  cloudlink::control::backup::BackupOptions backup;
+  CLI::App* backup_cmd = app.add_subcommand(
+      "backup", "write a consistent copy of the state (and control's ACME account and "
+                "certificate) to FILE, mode 0600, while serve runs");
+  CLI::App* restore_cmd = app.add_subcommand(
+      "restore", "bring a backup FILE back onto an empty data folder and rebuild the routes");
+  for (CLI::App* cmd : {backup_cmd, restore_cmd}) {
+    cmd->add_option("FILE", backup.file, "backup archive (tar)")->required();
+    cmd->add_option("--data", backup.data_dir, "data directory")->capture_default_str();
+    cmd->add_option("--tls-dir", backup.tls_dir,
+                    "control's certificate folder (serve's --tls-dir; default DATA/tls)");
+  }
 
   cloudlink::control::api::ApiServeOptions serve;
   std::string serve_port_range;
@@ -343,6 +357,8 @@ int main(int argc, char** argv) {
     return cloudlink::control::api::run_api_serve(std::move(serve));
   }
   if (add_cmd->parsed()) return finish(cloudlink::control::routes_add(add));
+  if (backup_cmd->parsed()) return finish(cloudlink::control::backup::backup_create(backup));
+  if (restore_cmd->parsed()) return finish(cloudlink::control::backup::backup_restore(backup));
   if (rm_cmd->parsed()) return finish(cloudlink::control::routes_rm(rm_host, rm_data));
   if (list_cmd->parsed()) return finish(cloudlink::control::routes_list(list_data, list_json));
   namespace cc = cloudlink::control;
