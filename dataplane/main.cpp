@@ -7,6 +7,7 @@
 #include "dataplane/config.h"
 #include "dataplane/dataplane.h"
 
+using cloudlink::log_error;
 using cloudlink::log_line;
 using namespace cloudlink::dataplane;
 
@@ -14,7 +15,7 @@ int main(int argc, char** argv) {
   cloudlink::log_program_name() = "cloudlink-dataplane";
   auto cli = parse_command_line(argc, argv);
   if (!cli) {
-    log_line("%s (see --help)", cli.error().message().c_str());
+    log_error("%s (see --help)", cli.error().message().c_str());
     return 2;
   }
   if (cli->exit_now) return cli->exit_code;
@@ -30,7 +31,7 @@ int main(int argc, char** argv) {
 
   auto dataplane = Dataplane::start(config);
   if (!dataplane) {
-    log_line("%s", dataplane.error().message().c_str());
+    log_error("%s", dataplane.error().message().c_str());
     return 1;
   }
   const Config& effective = (*dataplane)->config();

@@ -31,6 +31,7 @@ struct Answer {
   std::string bytes;  // the whole response
   int status = 0;
   std::string route;  // the metrics label
+  std::string user;   // for the request log: who the token belonged to, empty: nobody
   bool close = false;
 };
 

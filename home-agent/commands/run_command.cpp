@@ -67,7 +67,7 @@ class StatusWriter {
     written_at_ = std::chrono::steady_clock::now();
     auto done = write_status_file(path_, ::getpid(), running, board_.snapshot());
     if (!done.ok() && !warned_) {
-      log_line("status file: %s", done.error().message().c_str());
+      log_warn("status file: %s", done.error().message().c_str());
       warned_ = true;
     }
   }
@@ -86,7 +86,7 @@ int run_command(const std::string& config_path, const RunOptions& options) {
   StatusBoard board;
   auto specs = plan_tunnels(config_path, options, board);
   if (!specs.ok()) {
-    log_line("%s", specs.error().message().c_str());
+    log_error("%s", specs.error().message().c_str());
     return kExitConfig;
   }
   // Signals go to this thread only (sigtimedwait below); the tunnel threads inherit the mask.
@@ -100,7 +100,7 @@ int run_command(const std::string& config_path, const RunOptions& options) {
   // with terminate_tls get their terminator as target.
   auto terminators = terminate_tls(config_path, *specs);
   if (!terminators.ok()) {
-    log_line("%s", terminators.error().message().c_str());
+    log_error("%s", terminators.error().message().c_str());
     return kExitFailure;
   }
   ssh_init();
@@ -109,7 +109,7 @@ int run_command(const std::string& config_path, const RunOptions& options) {
   std::atomic<bool> fatal_seen{false};
   auto fatal = [&](const std::string& message) {
     // Every tunnel may hit the same changed key: say it once.
-    if (!fatal_seen.exchange(true)) log_line("%s", message.c_str());
+    if (!fatal_seen.exchange(true)) log_error("%s", message.c_str());
     stop.store(true);
   };
   log_line("running %zu tunnel(s) from %s", specs->size(), config_path.c_str());
