@@ -22,10 +22,14 @@ enum class LogLevel { kDebug, kInfo, kWarn, kError };
 
 inline const char* log_level_name(LogLevel level) {
   switch (level) {
-    case LogLevel::kDebug: return "debug";
-    case LogLevel::kInfo: return "info";
-    case LogLevel::kWarn: return "warn";
-    case LogLevel::kError: return "error";
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarn:
+      return "warn";
+    case LogLevel::kError:
+      return "error";
   }
   return "info";
 }
@@ -73,17 +77,19 @@ inline std::string logfmt_prefix(LogLevel level) {
   tm utc{};
   gmtime_r(&now.tv_sec, &utc);
   char head[96];
-  std::snprintf(head, sizeof head, "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s prog=",
-                utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min,
-                utc.tm_sec, now.tv_nsec / 1000000, log_level_name(level));
+  std::snprintf(head, sizeof head,
+                "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ level=%s prog=", utc.tm_year + 1900,
+                utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
+                now.tv_nsec / 1000000, log_level_name(level));
   std::string line = head;
   append_logfmt_value(line, log_program_name());
   return line;
 }
 
 // One line: the prefix, msg, then each key=value (keys are the caller's constants).
-inline void log_fields(LogLevel level, std::string_view msg,
-                       std::initializer_list<std::pair<std::string_view, std::string_view>> fields) {
+inline void log_fields(
+    LogLevel level, std::string_view msg,
+    std::initializer_list<std::pair<std::string_view, std::string_view>> fields) {
   std::string line = logfmt_prefix(level);
   line.append(" msg=");
   append_logfmt_value(line, msg);
@@ -103,8 +109,7 @@ inline void log_vat(LogLevel level, const char* format, va_list args) {
   log_fields(level, text, {});
 }
 
-__attribute__((format(printf, 2, 3))) inline void log_at(LogLevel level, const char* format,
-                                                          ...) {
+__attribute__((format(printf, 2, 3))) inline void log_at(LogLevel level, const char* format, ...) {
   va_list args;
   va_start(args, format);
   log_vat(level, format, args);

@@ -182,9 +182,10 @@ int main(int argc, char** argv) {
   ak_cmd->add_option("--data", ak_data, "data directory")->capture_default_str();
 
   cloudlink::control::backup::BackupOptions backup;
-  CLI::App* backup_cmd = app.add_subcommand(
-      "backup", "write a consistent copy of the state (and control's ACME account and "
-                "certificate) to FILE, mode 0600, while serve runs");
+  CLI::App* backup_cmd =
+      app.add_subcommand("backup",
+                         "write a consistent copy of the state (and control's ACME account and "
+                         "certificate) to FILE, mode 0600, while serve runs");
   CLI::App* restore_cmd = app.add_subcommand(
       "restore", "bring a backup FILE back onto an empty data folder and rebuild the routes");
   for (CLI::App* cmd : {backup_cmd, restore_cmd}) {
@@ -345,14 +346,14 @@ int main(int argc, char** argv) {
       if (auto valid = cloudlink::validate_route_hostname(acme.hostname);
           !valid || acme.hostname.front() == '*') {
         cloudlink::log_error("--acme-hostname %s: %s", acme.hostname.c_str(),
-                            valid ? "a certificate for control's own name is not a wildcard"
-                                  : valid.error().context().c_str());
+                             valid ? "a certificate for control's own name is not a wildcard"
+                                   : valid.error().context().c_str());
         return cloudlink::control::kExitUsage;
       }
       auto challenge = cloudlink::control::parse_listen(acme_challenge_listen);
       if (!challenge) {
         cloudlink::log_error("--acme-challenge-listen %s: %s", acme_challenge_listen.c_str(),
-                            challenge.error().message().c_str());
+                             challenge.error().message().c_str());
         return cloudlink::control::kExitUsage;
       }
       std::tie(acme.challenge_host, acme.challenge_port) = challenge.value();

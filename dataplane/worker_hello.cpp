@@ -123,7 +123,7 @@ void Worker::route_client_hello(uint32_t slot) {
       return;
     case LookupStatus::kError:
       log_error("route lookup for %.*s: %s", static_cast<int>(c.sni_length), c.sni,
-               reader_->last_error());
+                reader_->last_error());
       close_connection(slot, CloseResult::kRouteError);
       return;
   }

@@ -55,7 +55,7 @@ void Worker::route_http_request(uint32_t slot, std::string_view target) {
       return;
     case LookupStatus::kError:
       log_error("route lookup for %.*s: %s", static_cast<int>(c.sni_length), c.sni,
-               reader_->last_error());
+                reader_->last_error());
       answer_http(slot, CloseResult::kRouteError, http_answer(HttpAnswer::kUnavailable));
       return;
   }

@@ -40,8 +40,8 @@ void HomeCertificates::run_once() {
     mapped.insert(hostname);
     Result<int64_t> expiry = Error(ENOENT, "no TLS target");
     for (const SocketAddress& target : route.targets()) {
-      expiry = probe::certificate_expiry(target, hostname, route.has_flag(kRouteProxyV2),
-                                         kProbeTimeout);
+      expiry =
+          probe::certificate_expiry(target, hostname, route.has_flag(kRouteProxyV2), kProbeTimeout);
       if (expiry) break;
     }
     if (!expiry) {

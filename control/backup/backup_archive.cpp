@@ -126,7 +126,8 @@ Result<Manifest> read_entries(archive* a, MemberSink& sink) {
   auto text = read_manifest_text(a, entry);
   if (!text) return text.error();
   auto manifest = parse_manifest(*text);
-  if (!manifest) return Error(manifest.error().code(), "manifest.json: " + manifest.error().context());
+  if (!manifest)
+    return Error(manifest.error().code(), "manifest.json: " + manifest.error().context());
   std::set<std::string> seen;
   for (size_t entries = 1;; ++entries) {
     rc = archive_read_next_header(a, &entry);

@@ -58,7 +58,7 @@ Result<UniqueFd> scratch_file_near(const std::string& path) {
 // DATA/state, compacted, in one read transaction, into an unnamed file beside out_path.
 Result<UniqueFd> copy_state(const std::string& data_dir, const std::string& out_path) {
   const std::string dir = data_dir + "/state";
-  struct stat st{};
+  struct stat st {};
   if (::stat((dir + "/data.mdb").c_str(), &st) != 0) {
     return Error(errno, dir + "/data.mdb: no state to back up (is --data the data folder?)");
   }

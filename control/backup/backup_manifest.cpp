@@ -92,12 +92,12 @@ Result<Manifest> parse_manifest(std::string_view text) {
   if (text.size() > kMaxManifestBytes) return invalid("the manifest is larger than 64 KiB");
   Json doc = Json::parse(text.begin(), text.end(), nullptr, false);
   if (doc.is_discarded()) return invalid("the manifest is not valid JSON");
-  auto keys = exact_keys(
-      doc, {"format", "format_version", "cloudlink_version", "created_at", "members"},
-      "the manifest");
+  auto keys =
+      exact_keys(doc, {"format", "format_version", "cloudlink_version", "created_at", "members"},
+                 "the manifest");
   if (!keys) return keys.error();
-  if (doc["format"] != kFormatName) return invalid("not a cloudlink backup (format is not '" +
-                                                   std::string(kFormatName) + "')");
+  if (doc["format"] != kFormatName)
+    return invalid("not a cloudlink backup (format is not '" + std::string(kFormatName) + "')");
   const Json& version = doc["format_version"];
   if (!version.is_number_integer()) return invalid("format_version is not a number");
   if (version.get<int64_t>() != kFormatVersion) {
@@ -113,7 +113,8 @@ Result<Manifest> parse_manifest(std::string_view text) {
   manifest.created_at = doc["created_at"].get<std::string>();
   const Json& members = doc["members"];
   if (!members.is_array()) return invalid("members is not a list");
-  if (members.size() > std::size(kMemberKinds)) return invalid("the manifest lists too many members");
+  if (members.size() > std::size(kMemberKinds))
+    return invalid("the manifest lists too many members");
   std::set<std::string> seen;
   for (const Json& entry : members) {
     auto member = parse_member(entry);

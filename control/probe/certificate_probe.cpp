@@ -60,9 +60,8 @@ Result<void> send_proxy_header(int fd, const SocketAddress& target) {
     return errno_error("getsockname");
   }
   std::array<uint8_t, kProxyV2MaxHeaderLength> header{};
-  size_t n = encode_proxy_v2(SocketAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&local),
-                                                          length),
-                             target, header);
+  size_t n = encode_proxy_v2(
+      SocketAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&local), length), target, header);
   if (n == 0 || ::send(fd, header.data(), n, MSG_NOSIGNAL) != static_cast<ssize_t>(n)) {
     return Error(EIO, "PROXY header to " + target.to_string());
   }

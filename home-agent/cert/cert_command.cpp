@@ -108,7 +108,7 @@ int cert_command(const std::string& config_path, const CertOptions& options) {
   ssh_finalize();
   if (!installed) {
     log_error("cert: no certificate for %s: %s", hostname->c_str(),
-             installed.error().message().c_str());
+              installed.error().message().c_str());
     return kExitFailure;
   }
   const auto paths = certificate_paths(config_path, *config->acme, *hostname);

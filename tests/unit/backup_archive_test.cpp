@@ -59,23 +59,29 @@ TEST(BackupManifest, RefusesWhatIsNotOurs) {
   } cases[] = {
       {"not JSON", "{", "not valid JSON"},
       {"a list", "[]", "not a JSON object"},
-      {"other format", R"({"format":"tar","format_version":1,"cloudlink_version":"","created_at":"","members":[]})",
+      {"other format",
+       R"({"format":"tar","format_version":1,"cloudlink_version":"","created_at":"","members":[]})",
        "not a cloudlink backup"},
       {"newer version", manifest_with("[" + state + "]", "2"), "made by a newer cloudlink"},
-      {"version as text", manifest_with("[" + state + "]", "\"1\""), "format_version is not a number"},
+      {"version as text", manifest_with("[" + state + "]", "\"1\""),
+       "format_version is not a number"},
       {"no state", manifest_with("[]"), "lists no state/data.mdb"},
-      {"unknown key", manifest_with("[" + state + "]").insert(1, R"("extra":1,)"), "unknown key 'extra'"},
+      {"unknown key", manifest_with("[" + state + "]").insert(1, R"("extra":1,)"),
+       "unknown key 'extra'"},
       {"missing key", R"({"format":"cloudlink-backup","format_version":1})", "has no"},
-      {"path traversal", manifest_with("[" + state + "," + member_json("../../etc/passwd", "x") + "]"),
+      {"path traversal",
+       manifest_with("[" + state + "," + member_json("../../etc/passwd", "x") + "]"),
        "'../../etc/passwd', which is not part of a backup"},
-      {"absolute path", manifest_with("[" + member_json("/state/data.mdb", "x") + "]"), "not part of a backup"},
+      {"absolute path", manifest_with("[" + member_json("/state/data.mdb", "x") + "]"),
+       "not part of a backup"},
       {"twice", manifest_with("[" + state + "," + state + "]"), "twice"},
-      {"huge pem", manifest_with("[" + state +
-                                 R"(,{"name":"tls/key.pem","bytes":1099511627776,"sha256":")" +
-                                 sha256_hex("") + R"("}])"),
+      {"huge pem",
+       manifest_with("[" + state + R"(,{"name":"tls/key.pem","bytes":1099511627776,"sha256":")" +
+                     sha256_hex("") + R"("}])"),
        "more than the 1048576 a backup may hold"},
-      {"negative size", manifest_with(R"([{"name":"state/data.mdb","bytes":-1,"sha256":")" +
-                                      sha256_hex("") + R"("}])"),
+      {"negative size",
+       manifest_with(R"([{"name":"state/data.mdb","bytes":-1,"sha256":")" + sha256_hex("") +
+                     R"("}])"),
        "bytes is not a count"},
       {"bad digest", manifest_with(R"([{"name":"state/data.mdb","bytes":1,"sha256":"ABC"}])"),
        "sha256 is not 64 lower-case hex"},
@@ -100,7 +106,7 @@ struct TarMember {
   std::string name;
   std::string content;
   mode_t type = AE_IFREG;
-  std::string link;           // symlink target or hard link source
+  std::string link;            // symlink target or hard link source
   int64_t declared_size = -1;  // header size; -1: content's size
 };
 
@@ -123,8 +129,8 @@ std::string make_tar(const std::vector<TarMember>& members) {
     archive_entry_set_perm(e, 0600);
     if (m.type == AE_IFLNK) archive_entry_set_symlink(e, m.link.c_str());
     if (m.type == AE_IFREG && !m.link.empty()) archive_entry_set_hardlink(e, m.link.c_str());
-    archive_entry_set_size(e, m.declared_size >= 0 ? m.declared_size
-                                                   : static_cast<int64_t>(m.content.size()));
+    archive_entry_set_size(
+        e, m.declared_size >= 0 ? m.declared_size : static_cast<int64_t>(m.content.size()));
     archive_write_header(a, e);
     archive_write_data(a, m.content.data(), m.content.size());
     archive_entry_free(e);
@@ -202,32 +208,37 @@ TEST(BackupArchive, RefusesHostileArchives) {
        "'../state/data.mdb' is not part of a backup"},
       {"absolute path", make_tar({{"manifest.json", manifest}, {"/etc/cron.d/x", "x"}}),
        "not part of a backup"},
-      {"symlink", make_tar({{"manifest.json", manifest},
-                            {"state/data.mdb", "", AE_IFLNK, "/etc/shadow", 0}}),
+      {"symlink",
+       make_tar({{"manifest.json", manifest}, {"state/data.mdb", "", AE_IFLNK, "/etc/shadow", 0}}),
        "not a regular file"},
-      {"hard link", make_tar({{"manifest.json", manifest},
-                              {"state/data.mdb", "", AE_IFREG, "/etc/shadow", 0}}),
+      {"hard link",
+       make_tar({{"manifest.json", manifest}, {"state/data.mdb", "", AE_IFREG, "/etc/shadow", 0}}),
        "not a regular file"},
       {"directory", make_tar({{"manifest.json", manifest}, {"state/data.mdb", "", AE_IFDIR}}),
        "not a regular file"},
       {"member missing", make_tar({{"manifest.json", manifest}, {"state/data.mdb", kState}}),
        "tls/key.pem is missing"},
       {"undeclared member",
-       make_tar({{"manifest.json", manifest_with("[" + member_json("state/data.mdb", kState) + "]")},
-                 {"state/data.mdb", kState},
-                 {"tls/key.pem", kKey}}),
+       make_tar(
+           {{"manifest.json", manifest_with("[" + member_json("state/data.mdb", kState) + "]")},
+            {"state/data.mdb", kState},
+            {"tls/key.pem", kKey}}),
        "not in its manifest"},
-      {"damaged", make_tar({{"manifest.json", manifest},
-                            {"state/data.mdb", std::string(5000, 's') + "END"},
-                            {"tls/key.pem", kKey}}),
+      {"damaged",
+       make_tar({{"manifest.json", manifest},
+                 {"state/data.mdb", std::string(5000, 's') + "END"},
+                 {"tls/key.pem", kKey}}),
        "SHA-256 differs"},
       {"size differs", make_tar({{"manifest.json", manifest}, {"state/data.mdb", kState + "x"}}),
        "size differs"},
-      {"twice", make_tar({{"manifest.json", manifest}, {"tls/key.pem", kKey}, {"tls/key.pem", kKey}}),
+      {"twice",
+       make_tar({{"manifest.json", manifest}, {"tls/key.pem", kKey}, {"tls/key.pem", kKey}}),
        "twice"},
-      {"huge manifest", make_tar({{"manifest.json", std::string(100000, ' ')}}), "larger than 64 KiB"},
+      {"huge manifest", make_tar({{"manifest.json", std::string(100000, ' ')}}),
+       "larger than 64 KiB"},
       {"wrong version",
-       make_tar({{"manifest.json", manifest_with("[" + member_json("state/data.mdb", kState) + "]", "7")}}),
+       make_tar({{"manifest.json",
+                  manifest_with("[" + member_json("state/data.mdb", kState) + "]", "7")}}),
        "format version 7"},
   };
   for (const Case& c : cases) {
@@ -240,9 +251,8 @@ TEST(BackupArchive, RefusesHostileArchives) {
 }
 
 TEST(BackupArchive, TruncatedArchiveIsRefusedAtEveryLength) {
-  std::string tar = make_tar({{"manifest.json", good_manifest()},
-                              {"state/data.mdb", kState},
-                              {"tls/key.pem", kKey}});
+  std::string tar = make_tar(
+      {{"manifest.json", good_manifest()}, {"state/data.mdb", kState}, {"tls/key.pem", kKey}});
   CollectingSink whole;
   ASSERT_TRUE(read_archive_memory(tar, whole));
   for (size_t cut = 0; cut + 1024 < tar.size(); cut += 97) {
