@@ -212,7 +212,7 @@ Result<Manifest> read_archive_file(const std::string& path, MemberSink& sink) {
 Result<Manifest> read_archive_memory(std::string_view bytes, MemberSink& sink) {
   ReadArchive a = new_reader();
   if (archive_read_open_memory(a.get(), bytes.data(), bytes.size()) != ARCHIVE_OK) {
-    return archive_failure(a.get(), "archive");
+    return archive_failure(a.get(), "not a readable tar archive");
   }
   return read_entries(a.get(), sink);
 }

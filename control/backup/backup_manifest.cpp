@@ -26,7 +26,7 @@ Result<void> exact_keys(const Json& object, std::initializer_list<std::string_vi
     }
   }
   for (std::string_view key : keys) {
-    if (!object.contains(key)) return invalid(what + " has no '" + std::string(key) + "'");
+    if (!object.contains(std::string(key))) return invalid(what + " has no '" + std::string(key) + "'");
   }
   return ok();
 }
@@ -80,7 +80,7 @@ std::string manifest_json(const Manifest& manifest) {
   for (const ManifestMember& m : manifest.members) {
     members.push_back({{"name", m.name}, {"bytes", m.bytes}, {"sha256", m.sha256}});
   }
-  Json out = {{"format", kFormatName},
+  Json out = {{"format", std::string(kFormatName)},
               {"format_version", manifest.format_version},
               {"cloudlink_version", manifest.cloudlink_version},
               {"created_at", manifest.created_at},
@@ -96,8 +96,9 @@ Result<Manifest> parse_manifest(std::string_view text) {
       exact_keys(doc, {"format", "format_version", "cloudlink_version", "created_at", "members"},
                  "the manifest");
   if (!keys) return keys.error();
-  if (doc["format"] != kFormatName)
+  if (!doc["format"].is_string() || doc["format"].get<std::string>() != kFormatName) {
     return invalid("not a cloudlink backup (format is not '" + std::string(kFormatName) + "')");
+  }
   const Json& version = doc["format_version"];
   if (!version.is_number_integer()) return invalid("format_version is not a number");
   if (version.get<int64_t>() != kFormatVersion) {

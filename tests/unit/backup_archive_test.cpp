@@ -96,7 +96,7 @@ TEST(BackupManifest, RefusesWhatIsNotOurs) {
 }
 
 TEST(BackupManifest, NamesAreShownPrintable) {
-  auto parsed = parse_manifest(manifest_with("[" + member_json("a\x1b[2Jb", "x") + "]"));
+  auto parsed = parse_manifest(manifest_with("[" + member_json("a\\u001b[2Jb", "x") + "]"));
   ASSERT_FALSE(parsed);
   EXPECT_EQ(parsed.error().message().find('\x1b'), std::string::npos);
 }
