@@ -73,12 +73,13 @@ void HomeCertificates::run_once() {
 
 void HomeCertificates::start() {
   thread_ = std::thread([this] {
+    // The first round an interval after start, not at once: a restart of serve does not
+    // knock on every home's service at the same moment.
     std::unique_lock lock(mutex_);
-    while (!stopping_) {
+    while (!wake_.wait_for(lock, interval_, [this] { return stopping_; })) {
       lock.unlock();
       run_once();
       lock.lock();
-      wake_.wait_for(lock, interval_, [this] { return stopping_; });
     }
   });
 }

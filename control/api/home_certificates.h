@@ -1,7 +1,7 @@
 // serve's check of the homes' certificates: every interval (serve --home-certificate-check,
-// 1 h by default; 0 turns it off) a thread reads the certificate each mapped hostname
-// presents through its tunnel (control/probe/certificate_probe.h: 127.0.0.1:P on this VPS,
-// with the PROXY v2 header when the route has one) and sets
+// 1 h by default, the first an interval after start; 0 turns it off) a thread reads the certificate
+// each mapped hostname presents through its tunnel (control/probe/certificate_probe.h: 127.0.0.1:P
+// on this VPS, with the PROXY v2 header when the route has one) and sets
 //   cloudlink_control_home_certificate_expiry_timestamp_seconds{hostname, home}
 // to its notAfter, so one alert rule covers every home's certificate whether the agent's ACME
 // renewal, a hand-installed certificate or a plain `ssh -R` home serves it. A home that is
@@ -37,7 +37,7 @@ class HomeCertificates {
   HomeCertificates(const HomeCertificates&) = delete;
   HomeCertificates& operator=(const HomeCertificates&) = delete;
 
-  // One round now (what the thread runs every interval, the first at once).
+  // One round now (what the thread runs every interval, the first one interval after start).
   void run_once();
   void start();
 

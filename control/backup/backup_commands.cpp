@@ -95,7 +95,7 @@ Result<std::vector<MemberSource>> gather(const BackupOptions& options, int state
   sources.push_back({std::string(kStateMember), {}, state_fd});
   for (const auto& [member, path] : secret_files(options)) {
     if (::access(path.c_str(), F_OK) != 0) continue;
-    auto content = acme::read_small_file(path);
+    auto content = cloudlink::acme::read_small_file(path);
     if (!content) return content.error();
     sources.push_back({member, std::move(*content), -1});
   }

@@ -26,7 +26,8 @@ Result<void> exact_keys(const Json& object, std::initializer_list<std::string_vi
     }
   }
   for (std::string_view key : keys) {
-    if (!object.contains(std::string(key))) return invalid(what + " has no '" + std::string(key) + "'");
+    if (!object.contains(std::string(key)))
+      return invalid(what + " has no '" + std::string(key) + "'");
   }
   return ok();
 }

@@ -149,7 +149,8 @@ Result<void> place_secrets(const BackupOptions& options,
                            : tls_dir_of(options) + "/" + fs::path(name).filename().string();
     std::string dir = fs::path(path).parent_path().string();
     if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return errno_error(dir);
-    if (auto written = acme::write_secret_file(path, content, 0600); !written) return written;
+    if (auto written = cloudlink::acme::write_secret_file(path, content, 0600); !written)
+      return written;
   }
   return ok();
 }
