@@ -103,11 +103,18 @@ TEST(BackupManifest, NamesAreShownPrintable) {
 
 // A tar built member by member, hostile or not.
 struct TarMember {
+  TarMember(std::string n, std::string c, mode_t t = AE_IFREG, std::string l = {},
+            int64_t size = -1)
+      : name(std::move(n)),
+        content(std::move(c)),
+        type(t),
+        link(std::move(l)),
+        declared_size(size) {}
   std::string name;
   std::string content;
-  mode_t type = AE_IFREG;
-  std::string link;            // symlink target or hard link source
-  int64_t declared_size = -1;  // header size; -1: content's size
+  mode_t type;
+  std::string link;       // symlink target or hard link source
+  int64_t declared_size;  // header size; -1: content's size
 };
 
 std::string make_tar(const std::vector<TarMember>& members) {
