@@ -204,7 +204,7 @@ Result<void> write_member(archive* a, const std::string& name, uint64_t bytes,
 Result<Manifest> read_archive_file(const std::string& path, MemberSink& sink) {
   ReadArchive a = new_reader();
   if (archive_read_open_filename(a.get(), path.c_str(), kChunk) != ARCHIVE_OK) {
-    return archive_failure(a.get(), path);
+    return archive_failure(a.get(), "not a readable tar archive");
   }
   return read_entries(a.get(), sink);
 }

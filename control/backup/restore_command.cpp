@@ -22,6 +22,12 @@ namespace fs = std::filesystem;
 
 CommandOutcome refused(const std::string& why) { return {kExitUsage, "restore: " + why}; }
 
+// The archive's faults are invalid(): their text says it all, without "Invalid argument";
+// a failure of this machine (a full disk) keeps its errno's text.
+std::string why(const Error& error) {
+  return error.code() == std::errc::invalid_argument ? error.context() : error.message();
+}
+
 std::string tls_dir_of(const BackupOptions& options) {
   return options.tls_dir.empty() ? options.data_dir + "/tls" : options.tls_dir;
 }
@@ -190,9 +196,9 @@ CommandOutcome backup_restore(const BackupOptions& options) {
 
   StagingSink sink(staging);
   auto manifest = read_archive_file(options.file, sink);
-  if (!manifest) return refused(options.file + ": " + manifest.error().message());
+  if (!manifest) return refused(options.file + ": " + why(manifest.error()));
   auto report = check_state_in_child(staging);
-  if (!report) return refused(options.file + ": " + report.error().message());
+  if (!report) return refused(options.file + ": " + why(report.error()));
   if (auto moved = move_into_place(staging, options.data_dir); !moved) {
     return {kExitRuntime, "restore: " + moved.error().message()};
   }
