@@ -31,8 +31,8 @@ struct Answer {
   std::string bytes;  // the whole response
   int status = 0;
   std::string route;  // the metrics label
-  std::string user;   // for the request log: who the token belonged to, empty: nobody
   bool close = false;
+  std::string user;  // for the request log: who the token belonged to, empty: nobody
 };
 
 class HandlerPool {
