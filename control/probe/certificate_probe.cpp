@@ -29,6 +29,15 @@ struct X509Free {
   void operator()(X509* x) const { X509_free(x); }
 };
 
+std::string ssl_reason() {
+  unsigned long code = ERR_get_error();
+  ERR_clear_error();
+  if (code == 0) return "the connection ended during the handshake";
+  char text[256];
+  ERR_error_string_n(code, text, sizeof text);
+  return text;
+}
+
 Result<UniqueFd> connect_within(const SocketAddress& target, std::chrono::milliseconds timeout) {
   UniqueFd fd(::socket(target.family(), SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!fd) return errno_error("socket");
@@ -44,13 +53,26 @@ Result<UniqueFd> connect_within(const SocketAddress& target, std::chrono::millis
       return Error(ready < 0 ? errno : error, "connect " + target.to_string());
     }
   }
-  // Blocking from here on, each read and write bounded by the timeout.
-  ::fcntl(fd.get(), F_SETFL, ::fcntl(fd.get(), F_GETFL) & ~O_NONBLOCK);
-  timeval tv{static_cast<time_t>(timeout.count() / 1000),
-             static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
-  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   return fd;
+}
+
+// SSL_connect on the non-blocking socket until done or the deadline: a service that trickles
+// its handshake a byte at a time still costs at most the timeout.
+Result<void> handshake_by(SSL* ssl, int fd, std::chrono::steady_clock::time_point deadline) {
+  for (;;) {
+    int rc = SSL_connect(ssl);
+    if (rc == 1) return ok();
+    int error = SSL_get_error(ssl, rc);
+    if (error != SSL_ERROR_WANT_READ && error != SSL_ERROR_WANT_WRITE) {
+      return Error(EPROTO, ssl_reason());
+    }
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    pollfd p{fd, static_cast<short>(error == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT), 0};
+    if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) {
+      return Error(ETIMEDOUT, "the handshake took too long");
+    }
+  }
 }
 
 Result<void> send_proxy_header(int fd, const SocketAddress& target) {
@@ -68,19 +90,11 @@ Result<void> send_proxy_header(int fd, const SocketAddress& target) {
   return ok();
 }
 
-std::string ssl_reason() {
-  unsigned long code = ERR_get_error();
-  ERR_clear_error();
-  if (code == 0) return "the connection ended during the handshake";
-  char text[256];
-  ERR_error_string_n(code, text, sizeof text);
-  return text;
-}
-
 }  // namespace
 
 Result<int64_t> certificate_expiry(const SocketAddress& target, const std::string& sni,
                                    bool proxy_v2, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
   auto fd = connect_within(target, timeout);
   if (!fd) return fd.error();
   if (proxy_v2) {
@@ -94,8 +108,9 @@ Result<int64_t> certificate_expiry(const SocketAddress& target, const std::strin
       SSL_set_tlsext_host_name(ssl.get(), sni.c_str()) != 1) {
     return Error(EIO, "TLS to " + sni + ": " + ssl_reason());
   }
-  if (SSL_connect(ssl.get()) != 1) {
-    return Error(EPROTO, "TLS to " + sni + " at " + target.to_string() + ": " + ssl_reason());
+  if (auto shaken = handshake_by(ssl.get(), fd->get(), deadline); !shaken) {
+    return Error(shaken.error().code(),
+                 "TLS to " + sni + " at " + target.to_string() + ": " + shaken.error().context());
   }
   std::unique_ptr<X509, X509Free> leaf(SSL_get1_peer_certificate(ssl.get()));
   if (!leaf) return Error(EPROTO, "TLS to " + sni + ": no certificate");
