@@ -20,6 +20,8 @@ pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
 pkg_check_modules(PSL REQUIRED IMPORTED_TARGET libpsl)
 # libsystemd: sd_notify (READY, RELOADING, MAINPID, WATCHDOG) for the systemd units.
 pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
+# libarchive: control's backup archives (tar reader and writer).
+pkg_check_modules(LIBARCHIVE REQUIRED IMPORTED_TARGET libarchive)
 # yaml-cpp: cloudlink-home's cloudlink.yaml (Debian's 0.7 exports the target `yaml-cpp`).
 find_package(yaml-cpp CONFIG REQUIRED)
 # libssh: cloudlink-home's SSH client (reverse forwards).

@@ -20,6 +20,7 @@
 #include "common/units.h"
 #include "control/api/serve_api.h"
 #include "control/init_command.h"
+#include "control/backup/backup_commands.h"
 #include "control/route_commands.h"
 #include "control/serve_flags.h"
 #include "control/state/data_folder.h"
@@ -35,7 +36,7 @@ int finish(const CommandOutcome& outcome) {
   if (outcome.exit_code == cloudlink::control::kExitOk) {
     std::fputs(outcome.text.c_str(), stdout);
   } else {
-    cloudlink::log_line("%s", outcome.text.c_str());
+    cloudlink::log_error("%s", outcome.text.c_str());
   }
   return outcome.exit_code;
 }
@@ -307,7 +308,21 @@ int main(int argc, char** argv) {
                        "key may no longer log in, listener or not");
   reap_cmd->add_option("--interval", reap_interval, "time between scans (s, m; ms suffix too)")
       ->capture_default_str();
-  reap.data_dir = "./var";
+  reap.data_dir = cloudlink::state::kDefaultDataDir;
+
+  cloudlink::control::backup::BackupOptions backup;
+  CLI::App* backup_cmd =
+      app.add_subcommand("backup",
+                         "write a consistent copy of the state (and control's ACME account and "
+                         "certificate) to FILE, mode 0600, while serve runs");
+  CLI::App* restore_cmd = app.add_subcommand(
+      "restore", "bring a backup FILE back onto an empty data folder and rebuild the routes");
+  for (CLI::App* cmd : {backup_cmd, restore_cmd}) {
+    cmd->add_option("FILE", backup.file, "backup archive (tar)")->required();
+    cmd->add_option("--data", backup.data_dir, "data directory")->capture_default_str();
+    cmd->add_option("--tls-dir", backup.tls_dir,
+                    "control's certificate folder (serve's --tls-dir; default DATA/tls)");
+  }
 
   cloudlink::control::api::ApiServeOptions serve;
   std::string serve_port_range;
@@ -358,6 +373,18 @@ int main(int argc, char** argv) {
                              "where the ACME certificate goes: fullchain.pem, key.pem (0600)"),
        acme_hostname},
   };
+  std::string home_certificate_check = "1h";
+  serve_cmd
+      ->add_option("--home-certificate-check", home_certificate_check,
+                   "how often to read each mapped hostname's certificate through its tunnel "
+                   "(for the expiry gauge; 0: never)")
+      ->check(cloudlink::duration_validator())
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--metrics-listen", serve.serve.metrics_listen,
+                   "ADDR:PORT: serve /metrics here, plain HTTP (loopback, for Prometheus), and "
+                   "not on the API listener")
+      ->capture_default_str();
   serve_cmd->add_option("--ssh-host", serve.ssh.host, "the VPS name homes' agents connect to")
       ->capture_default_str();
   serve_cmd->add_option("--ssh-port", serve.ssh.port, "the VPS's sshd port")->capture_default_str();
@@ -405,7 +432,7 @@ int main(int argc, char** argv) {
       auto applied = settings ? cloudlink::apply_settings(*serve_cmd, *settings)
                               : cloudlink::Result<void>(settings.error());
       if (!applied) {
-        cloudlink::log_line("%s", applied.error().message().c_str());
+        cloudlink::log_error("%s", applied.error().message().c_str());
         return cloudlink::control::kExitUsage;
       }
     }
@@ -417,42 +444,44 @@ int main(int argc, char** argv) {
       }
     }
     if (auto set = cloudlink::control::apply_tenant_flags(tenant, serve.store); !set) {
-      cloudlink::log_line("%s", set.error().context().c_str());
+      cloudlink::log_error("%s", set.error().context().c_str());
       return cloudlink::control::kExitUsage;
     }
     auto set =
         cloudlink::control::set_port_allocation(serve.store, serve_port_range, serve_port_block);
     if (!set) {
-      cloudlink::log_line("%s", set.error().context().c_str());
+      cloudlink::log_error("%s", set.error().context().c_str());
       return cloudlink::control::kExitUsage;
     }
     serve.store.token_ttl_seconds = token_hours * 3600;
+    serve.home_certificate_interval =
+        std::chrono::seconds(cloudlink::parse_duration_seconds(home_certificate_check).value());
     for (const std::string& text : serve_proxies) {
       auto network = cloudlink::Cidr::parse(text);
       if (!network) {
-        cloudlink::log_line("--accept-proxy-from %s", network.error().context().c_str());
+        cloudlink::log_error("--accept-proxy-from %s", network.error().context().c_str());
         return cloudlink::control::kExitUsage;
       }
       serve.serve.server.trusted_proxies.push_back(*network);
     }
     if (!acme.hostname.empty()) {
       if (acme.acme.directory_url.empty() || acme.tls_dir.empty()) {
-        cloudlink::log_line("--acme-hostname needs --acme-directory and --tls-dir");
+        cloudlink::log_error("--acme-hostname needs --acme-directory and --tls-dir");
         return cloudlink::control::kExitUsage;
       }
       for (char& c : acme.hostname)
         c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       if (auto valid = cloudlink::validate_route_hostname(acme.hostname);
           !valid || acme.hostname.front() == '*') {
-        cloudlink::log_line("--acme-hostname %s: %s", acme.hostname.c_str(),
-                            valid ? "a certificate for control's own name is not a wildcard"
-                                  : valid.error().context().c_str());
+        cloudlink::log_error("--acme-hostname %s: %s", acme.hostname.c_str(),
+                             valid ? "a certificate for control's own name is not a wildcard"
+                                   : valid.error().context().c_str());
         return cloudlink::control::kExitUsage;
       }
       auto challenge = cloudlink::control::parse_listen(acme_challenge_listen);
       if (!challenge) {
-        cloudlink::log_line("--acme-challenge-listen %s: %s", acme_challenge_listen.c_str(),
-                            challenge.error().message().c_str());
+        cloudlink::log_error("--acme-challenge-listen %s: %s", acme_challenge_listen.c_str(),
+                             challenge.error().message().c_str());
         return cloudlink::control::kExitUsage;
       }
       std::tie(acme.challenge_host, acme.challenge_port) = challenge.value();
@@ -464,7 +493,7 @@ int main(int argc, char** argv) {
     }
     if (!serve_listen_tls.empty()) {
       if (serve.serve.server.tls_cert_file.empty() || serve.serve.server.tls_key_file.empty()) {
-        cloudlink::log_line("--listen-tls needs --tls-cert and --tls-key, or --acme-hostname");
+        cloudlink::log_error("--listen-tls needs --tls-cert and --tls-key, or --acme-hostname");
         return cloudlink::control::kExitUsage;
       }
       serve.serve.listen = serve_listen_tls;
@@ -494,6 +523,8 @@ int main(int argc, char** argv) {
     return cloudlink::sessions::run_reaper(reap);
   }
   if (add_cmd->parsed()) return finish(cloudlink::control::routes_add(add));
+  if (backup_cmd->parsed()) return finish(cloudlink::control::backup::backup_create(backup));
+  if (restore_cmd->parsed()) return finish(cloudlink::control::backup::backup_restore(backup));
   if (rm_cmd->parsed()) return finish(cloudlink::control::routes_rm(rm_host, rm_data));
   if (list_cmd->parsed()) return finish(cloudlink::control::routes_list(list_data, list_json));
   namespace cc = cloudlink::control;

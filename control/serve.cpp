@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "common/service_notify.h"
 #include "common/socket_address.h"
+#include "control/http/metrics_site.h"
 
 namespace cloudlink::control {
 
@@ -42,7 +43,7 @@ uint32_t fit_descriptor_limit(uint32_t max_connections) {
   }
   const auto fits =
       static_cast<uint32_t>(limit.rlim_cur > kReserved + 16 ? limit.rlim_cur - kReserved : 16);
-  log_line("at most %u connections: RLIMIT_NOFILE is %llu (raise LimitNOFILE= for more)", fits,
+  log_warn("at most %u connections: RLIMIT_NOFILE is %llu (raise LimitNOFILE= for more)", fits,
            static_cast<unsigned long long>(limit.rlim_cur));
   return fits;
 }
@@ -58,7 +59,7 @@ int run_serve(const ServeOptions& options) {
 
   auto listen = parse_listen(options.listen);
   if (!listen) {
-    log_line("%s", listen.error().message().c_str());
+    log_error("%s", listen.error().message().c_str());
     return 1;
   }
   http::ServerOptions server_options = options.server;
@@ -68,24 +69,39 @@ int run_serve(const ServeOptions& options) {
     server_options.heartbeat_period = *period;
   }
   http::Server server(std::move(server_options));
-  auto routes = http::add_standard_routes(server);
+  auto routes = http::add_standard_routes(server, options.metrics_listen.empty());
   if (routes && options.add_routes) routes = options.add_routes(server);
   if (!routes) {
-    log_line("%s", routes.error().message().c_str());
+    log_error("%s", routes.error().message().c_str());
     return 1;
   }
   auto port = server.bind(listen->first, listen->second);
   if (!port) {
-    log_line("%s", port.error().message().c_str());
+    log_error("%s", port.error().message().c_str());
     return 1;
   }
   const bool v6 = listen->first.find(':') != std::string::npos;
   log_line("listening on %s%s%s:%u (%s, data %s)", v6 ? "[" : "", listen->first.c_str(),
            v6 ? "]" : "", static_cast<unsigned>(*port),
            options.server.tls_cert_file.empty() ? "HTTP" : "HTTPS", options.data_dir.c_str());
+  std::unique_ptr<http::MetricsSite> metrics_site;
+  if (!options.metrics_listen.empty()) {
+    auto at = parse_listen(options.metrics_listen);
+    auto site = at ? http::MetricsSite::start(at->first, at->second,
+                                              [&server] { return server.metrics().text(); })
+                   : Result<std::unique_ptr<http::MetricsSite>>(at.error());
+    if (!site) {
+      log_error("--metrics-listen %s: %s", options.metrics_listen.c_str(),
+                site.error().message().c_str());
+      return 1;
+    }
+    metrics_site = std::move(site.value());
+    log_line("metrics on http://%s:%u/metrics", at->first.c_str(),
+             static_cast<unsigned>(metrics_site->port()));
+  }
   if (options.on_bound) {
     if (auto started = options.on_bound(*port); !started) {
-      log_line("%s", started.error().message().c_str());
+      log_error("%s", started.error().message().c_str());
       return 1;
     }
   }
@@ -109,7 +125,7 @@ int run_serve(const ServeOptions& options) {
   pthread_kill(waiter.native_handle(), SIGTERM);
   waiter.join();
   if (!served) {
-    log_line("%s", served.error().message().c_str());
+    log_error("%s", served.error().message().c_str());
     return 1;
   }
   return 0;

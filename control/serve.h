@@ -18,6 +18,9 @@ struct ServeOptions {
   std::string data_dir = "/var/lib/cloudlink";  // state::kDefaultDataDir
   std::string listen = "127.0.0.1:8000";        // ADDR:PORT, [v6]:PORT; port 0 picks a free one
   http::ServerOptions server;
+  // --metrics-listen: ADDR:PORT of a plain-HTTP listener serving only /metrics (then the API
+  // listener does not serve it); empty: /metrics on the API listener.
+  std::string metrics_listen;
   // Registers the API's own routes (called once, before the listener opens).
   std::function<Result<void>(http::Server&)> add_routes;
   // Called once the listener is bound (with the port bound), before serving, on a thread

@@ -31,7 +31,7 @@ Result<std::unique_ptr<Dataplane>> Dataplane::start(const Config& config,
       const std::string reason = std::string("sockmap relay unavailable (") +
                                  sockmap_fallback_name(why.reason) + "): " + why.error.message();
       if (config.require_bpf) return Error(std::error_code(), reason + " (--require-bpf)");
-      log_line("%s; falling back to --relay copy", reason.c_str());
+      log_warn("%s; falling back to --relay copy", reason.c_str());
       dp->config_.relay = RelayMode::kCopy;
       fallback = why.reason;
     }

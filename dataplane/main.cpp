@@ -16,6 +16,7 @@
 #include "dataplane/handover.h"
 #include "dataplane/successor.h"
 
+using cloudlink::log_error;
 using cloudlink::log_line;
 using cloudlink::Result;
 using cloudlink::UniqueFd;
@@ -114,7 +115,7 @@ int main(int argc, char** argv) {
   cloudlink::log_program_name() = "cloudlink-dataplane";
   auto cli = parse_command_line(argc, argv);
   if (!cli) {
-    log_line("%s (see --help)", cli.error().message().c_str());
+    log_error("%s (see --help)", cli.error().message().c_str());
     return 2;
   }
   if (cli->exit_now) return cli->exit_code;
@@ -147,7 +148,7 @@ int main(int argc, char** argv) {
   const size_t inherited_count = inherited.size();
   auto dataplane = Dataplane::start(config, std::move(inherited), static_cast<bool>(takeover));
   if (!dataplane) {
-    log_line("%s", dataplane.error().message().c_str());
+    log_error("%s", dataplane.error().message().c_str());
     return 1;
   }
   const std::string status = describe(config, (*dataplane)->config());

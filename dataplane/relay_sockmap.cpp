@@ -107,7 +107,7 @@ void Worker::sockmap_start(uint32_t slot) {
   if (!flow) {
     // Bytes may already have been taken off a socket that was in the map for a moment, so
     // this flow cannot move to another relay safely: it ends, visibly.
-    log_line("sockmap: %s", flow.error().message().c_str());
+    log_warn("sockmap: %s", flow.error().message().c_str());
     metrics_.sockmap_fallback(SockmapFallback::kInsert).Increment();
     fail_flow(slot, flow.error().value());
     return;
@@ -268,7 +268,7 @@ void Worker::sockmap_watch_lanes() {
     for (Dir d : {kClientToTarget, kTargetToClient}) {
       const SockmapLane lane = sockmap_->lane(c.sockmap_flow, d);
       if (lane.overflow) {
-        log_line("sockmap: both readers of a flow stalled and its copy lane overflowed; reset");
+        log_warn("sockmap: both readers of a flow stalled and its copy lane overflowed; reset");
         metrics_.sockmap_lane_overflows().Increment();
         fail_flow(slot, ENOBUFS);
         break;

@@ -180,7 +180,7 @@ void Worker::run() {
   while (!(draining_ && active_ == 0 && listeners_.empty())) {
     int rc = io_uring_submit_and_wait(ring, 1);
     if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
-      log_line("io_uring_submit_and_wait: %s", std::strerror(-rc));
+      log_error("io_uring_submit_and_wait: %s", std::strerror(-rc));
       break;
     }
     now_ns_ = monotonic_ns();
@@ -272,7 +272,7 @@ void Worker::on_accept(size_t listener, int res, unsigned flags) {
     }
   }
   if (res < 0) {
-    if (res != -ECANCELED && res != -EAGAIN) log_line("accept: %s", std::strerror(-res));
+    if (res != -ECANCELED && res != -EAGAIN) log_warn("accept: %s", std::strerror(-res));
     return;
   }
   metrics_.accepted().Increment();

@@ -122,8 +122,8 @@ void Worker::route_client_hello(uint32_t slot) {
              tls::kUnrecognizedNameAlert.size());
       return;
     case LookupStatus::kError:
-      log_line("route lookup for %.*s: %s", static_cast<int>(c.sni_length), c.sni,
-               reader_->last_error());
+      log_error("route lookup for %.*s: %s", static_cast<int>(c.sni_length), c.sni,
+                reader_->last_error());
       close_connection(slot, CloseResult::kRouteError);
       return;
   }

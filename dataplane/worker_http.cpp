@@ -54,8 +54,8 @@ void Worker::route_http_request(uint32_t slot, std::string_view target) {
       answer_http(slot, CloseResult::kUnknownHost, http_answer(HttpAnswer::kNotFound));
       return;
     case LookupStatus::kError:
-      log_line("route lookup for %.*s: %s", static_cast<int>(c.sni_length), c.sni,
-               reader_->last_error());
+      log_error("route lookup for %.*s: %s", static_cast<int>(c.sni_length), c.sni,
+                reader_->last_error());
       answer_http(slot, CloseResult::kRouteError, http_answer(HttpAnswer::kUnavailable));
       return;
   }

@@ -11,7 +11,7 @@ packages=(
   # libraries
   liburing-dev libbpf-dev liblmdb-dev libssl-dev libssh-dev libsimdjson-dev prometheus-cpp-dev
   libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev libcpp-httplib-dev libsodium-dev
-  libyaml-cpp-dev libpsl-dev publicsuffix libsystemd-dev
+  libyaml-cpp-dev libpsl-dev publicsuffix libsystemd-dev libarchive-dev
   # tools the tests and benchmarks drive: real peers, not mocks
   openssl curl python3 prometheus lmdb-utils haproxy nginx libnginx-mod-stream
   iproute2 libcap2-bin procps bpftool openssh-server pebble

@@ -79,7 +79,7 @@ SslCtxPtr TlsContext::current() {
   stamp_ = stamp;
   auto reloaded = load_server_context(cert_file_, key_file_);
   if (!reloaded) {
-    log_line("TLS certificate not reloaded, keeping the previous one: %s",
+    log_warn("TLS certificate not reloaded, keeping the previous one: %s",
              reloaded.error().message().c_str());
     return context_;
   }

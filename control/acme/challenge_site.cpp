@@ -44,7 +44,7 @@ Result<std::unique_ptr<ChallengeSite>> ChallengeSite::start(const std::string& h
   http::HttpLoop* loop = site->loop_.get();
   site->thread_ = std::thread([loop] {
     if (auto served = loop->run(); !served) {
-      log_line("acme: challenge responder stopped: %s", served.error().message().c_str());
+      log_error("acme: challenge responder stopped: %s", served.error().message().c_str());
     }
   });
   return site;

@@ -87,7 +87,7 @@ Result<std::unique_ptr<OwnCertificate>> OwnCertificate::prepare(OwnCertificateOp
     if (auto w = ca::write_secret_file(options.chain_file(), placeholder->chain_pem, 0644); !w) {
       return w.error();
     }
-    log_line("acme: %s; serving a self-signed placeholder for %s until the CA answers",
+    log_warn("acme: %s; serving a self-signed placeholder for %s until the CA answers",
              problem->c_str(), options.hostname.c_str());
   }
   return std::unique_ptr<OwnCertificate>(new OwnCertificate(std::move(options)));
@@ -230,7 +230,7 @@ void OwnCertificate::run() {
     }
     ++failures;
     const auto delay = with_jitter(retry_delay(options_.backoff, failures));
-    log_line(
+    log_warn(
         "acme: certificate for %s not obtained (attempt %u): %s; keeping the current "
         "certificate, next attempt in %llds",
         options_.hostname.c_str(), failures, obtained.error().message().c_str(),

@@ -63,6 +63,7 @@ Route login(const ApiContext& context) {
         context.store.login(std::string(*request.body().string("username")),
                             std::string(*request.body().string("password")), request.source_ip());
     if (!issued) return error_response(issued.error());
+    request.set_user(issued->identity.username);
     return Response::ok({{"token", issued->token},
                          {"expires_at", issued->expires_at},
                          {"username", issued->identity.username},

@@ -3,6 +3,7 @@
 // on it until SIGINT/SIGTERM.
 #pragma once
 
+#include <chrono>
 #include <optional>
 
 #include "control/acme/own_certificate.h"
@@ -19,6 +20,9 @@ struct ApiServeOptions {
   // A certificate for control's own name from ACME (--acme-hostname), served on the TLS
   // listener (--listen-tls); the listener's files are then the TLS directory's.
   std::optional<acme::OwnCertificateOptions> own_certificate;
+  // How often the homes' certificates are read through their tunnels
+  // (control/api/home_certificates.h); 0: never.
+  std::chrono::seconds home_certificate_interval{3600};
 };
 
 // The process exit code: 0 after a signal, 1 when the store or the listener cannot start, 2 when

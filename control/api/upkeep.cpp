@@ -2,12 +2,15 @@
 
 #include <prometheus/family.h>
 
+#include "common/acme/certificate_info.h"
+#include "common/acme/secret_file.h"
 #include "common/log.h"
 
 namespace cloudlink::control::api {
 
-Upkeep::Upkeep(state::StateStore& store, std::shared_ptr<prometheus::Registry> metrics)
-    : store_(store), registry_(std::move(metrics)) {
+Upkeep::Upkeep(state::StateStore& store, std::shared_ptr<prometheus::Registry> metrics,
+               std::string tls_cert_file)
+    : store_(store), registry_(std::move(metrics)), tls_cert_file_(std::move(tls_cert_file)) {
   prometheus::Registry& registry = *registry_;
   auto& map = prometheus::BuildGauge()
                   .Name("cloudlink_control_lmdb_map_size_bytes")
@@ -43,6 +46,12 @@ Upkeep::Upkeep(state::StateStore& store, std::shared_ptr<prometheus::Registry> m
                              "projection waits for its re-sync")
                          .Register(registry)
                          .Add({});
+  if (!tls_cert_file_.empty()) {
+    certificate_family_ = &prometheus::BuildGauge()
+                               .Name("cloudlink_control_certificate_expiry_timestamp_seconds")
+                               .Help("notAfter of control's own certificate (--tls-cert)")
+                               .Register(registry);
+  }
 }
 
 Upkeep::~Upkeep() {
@@ -66,19 +75,43 @@ void Upkeep::set(EnvGauges& gauges, const MapUsage& usage) {
 void Upkeep::run_once() {
   auto pruned = store_.maintain();
   if (!pruned) {
-    log_line("upkeep: %s", pruned.error().message().c_str());
+    log_error("upkeep: %s", pruned.error().message().c_str());
   } else if (*pruned > 0) {
     log_line("upkeep: pruned %zu audit records beyond the retention", *pruned);
   }
   auto usage = store_.storage_usage();
   if (!usage) {
-    log_line("upkeep: %s", usage.error().message().c_str());
+    log_error("upkeep: %s", usage.error().message().c_str());
     return;
   }
   set(state_, usage->state);
   set(routes_, usage->routes);
   audit_records_->Set(static_cast<double>(usage->audit_records));
   routes_in_step_->Set(usage->routes_in_step ? 1 : 0);
+  read_certificate();
+}
+
+void Upkeep::read_certificate() {
+  if (certificate_family_ == nullptr) return;
+  auto pem = cloudlink::acme::read_small_file(tls_cert_file_);
+  auto info = pem ? cloudlink::acme::read_certificate_info(*pem)
+                  : Result<cloudlink::acme::CertificateInfo>(pem.error());
+  if (!info) {
+    if (certificate_problem_ != info.error().message()) {
+      certificate_problem_ = info.error().message();
+      log_warn("upkeep: %s", certificate_problem_.c_str());
+    }
+    return;
+  }
+  certificate_problem_.clear();
+  std::string hostname = info->dns_names.empty() ? "" : info->dns_names.front();
+  if (certificate_expiry_ == nullptr || hostname != certificate_hostname_) {
+    if (certificate_expiry_ != nullptr) certificate_family_->Remove(certificate_expiry_);
+    certificate_expiry_ = &certificate_family_->Add({{"hostname", hostname}});
+    certificate_hostname_ = hostname;
+  }
+  certificate_expiry_->Set(
+      static_cast<double>(std::chrono::system_clock::to_time_t(info->not_after)));
 }
 
 void Upkeep::start() {

@@ -9,6 +9,7 @@
 #include "common/proxy_accept.h"
 #include "control/http/http_metrics.h"
 #include "control/http/request_framing.h"
+#include "control/http/request_log.h"
 #include "control/http/request_target.h"
 #include "control/http/response_wire.h"
 
@@ -339,6 +340,7 @@ void Connection::deliver(Answer answer) {
   out_offset_ = 0;
   status_ = answer.status;
   route_ = std::move(answer.route);
+  user_ = std::move(answer.user);
   close_after_write_ = answer.close;
   linger_after_write_ = false;
   phase_ = Phase::kWriting;
@@ -362,8 +364,12 @@ void Connection::observe() {
   const double seconds = head_done_ == Clock::time_point{}
                              ? -1.0
                              : std::chrono::duration<double>(Clock::now() - head_done_).count();
-  env_.site.answered(route_.empty() ? kUnmatchedRoute : route_,
-                     method_.empty() ? std::string_view("other") : method_, status_, seconds);
+  const std::string_view route = route_.empty() ? kUnmatchedRoute : std::string_view(route_);
+  env_.site.answered(route, method_.empty() ? std::string_view("other") : method_, status_,
+                     seconds);
+  const std::string source = client_.empty() ? std::string() : ip_text(client_);
+  log_request({method_, route, status_, seconds, user_, source});
+  user_.clear();
   status_ = 0;
 }
 

@@ -145,6 +145,7 @@ class Connection {
   bool linger_after_write_ = false;
   std::string method_;  // as sent, for the metrics (empty before a head parsed)
   std::string route_;   // the metrics label
+  std::string user_;    // the request log's user (from the handler's answer)
   int status_ = 0;
   Clock::time_point head_done_{};
 };

@@ -32,6 +32,7 @@ struct Answer {
   int status = 0;
   std::string route;  // the metrics label
   bool close = false;
+  std::string user;  // for the request log: who the token belonged to, empty: nobody
 };
 
 class HandlerPool {

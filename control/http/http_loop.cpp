@@ -48,6 +48,7 @@ HttpLoop::HttpLoop(LoopOptions options, const Site& site, TlsContext* tls,
               answer.key = job.key;
               const Response response = site_.handle(job.request, &answer.route);
               answer.status = response.status;
+              answer.user = response.log_user;
               answer.close = !job.keep_alive;
               answer.bytes = serialize_response(response, answer.close, job.head_only);
               return answer;
@@ -203,7 +204,7 @@ void HttpLoop::accept_ready() {
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
         pause_accept();
       } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
-        log_line("http: accept: %s", std::strerror(errno));
+        log_warn("http: accept: %s", std::strerror(errno));
       }
       return;
     }
@@ -232,7 +233,7 @@ void HttpLoop::accept_ready() {
     event.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
     event.data.u64 = key_of(slot, s.generation);
     if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &event) != 0) {
-      log_line("http: epoll_ctl: %s", std::strerror(errno));
+      log_error("http: epoll_ctl: %s", std::strerror(errno));
       limits_.close_one();
       free_slots_.push_back(slot);
       continue;
@@ -256,7 +257,7 @@ void HttpLoop::pause_accept() {
   if (metrics_ != nullptr) metrics_->connection_refused("fd_limit");
   const auto now = Clock::now();
   if (last_fd_log_ == Clock::time_point{} || now - last_fd_log_ > std::chrono::minutes(1)) {
-    log_line("http: accept: %s; not accepting for %lld ms (open connections: %u)",
+    log_warn("http: accept: %s; not accepting for %lld ms (open connections: %u)",
              std::strerror(errno), static_cast<long long>(kAcceptPause.count()), limits_.open());
     last_fd_log_ = now;
   }

@@ -62,6 +62,9 @@ class Request {
     source_port_ = port;
   }
   void set_body(api::ParsedBody body) { body_ = std::move(body); }
+  // The user the handler authenticated, for the request log (set from a const handler).
+  const std::string& user() const { return user_; }
+  void set_user(std::string user) const { user_ = std::move(user); }
   void set_query(std::vector<std::pair<std::string, int64_t>> query) { query_ = std::move(query); }
 
  private:
@@ -73,6 +76,7 @@ class Request {
   uint16_t source_port_ = 0;
   api::ParsedBody body_;
   std::vector<std::pair<std::string, int64_t>> query_;
+  mutable std::string user_;
 };
 
 // The token of an Authorization header value "Bearer TOKEN" (scheme case-insensitive,
@@ -89,6 +93,8 @@ struct Response {
   std::string content_type;
   std::string text;
   std::vector<std::pair<std::string, std::string>> headers;
+  // Who made the request, for the request log only (never sent); empty: nobody known.
+  std::string log_user;
 
   static Response ok(nlohmann::json body, int status = 200);
   static Response no_content();

@@ -137,11 +137,13 @@ Response Server::handle(const RawRequest& raw, std::string* route_label) const {
     return Response::error(400, "invalid_body", "this operation takes no request body");
   }
   try {
-    return route.handler(request);
+    Response response = route.handler(request);
+    if (response.log_user.empty()) response.log_user = request.user();
+    return response;
   } catch (const std::exception& e) {
-    log_line("%s %s: handler failed: %s", raw.method.c_str(), route.pattern.c_str(), e.what());
+    log_error("%s %s: handler failed: %s", raw.method.c_str(), route.pattern.c_str(), e.what());
   } catch (...) {
-    log_line("%s %s: handler failed", raw.method.c_str(), route.pattern.c_str());
+    log_error("%s %s: handler failed", raw.method.c_str(), route.pattern.c_str());
   }
   return Response::error(500, "internal", "internal error");
 }

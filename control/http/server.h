@@ -89,8 +89,8 @@ class Server final : private Site {
 };
 
 // The routes every control server has: GET /api/health, GET /api/openapi.json (the
-// server's own document) and GET /metrics (its registry, Prometheus text format; served on
-// the API listener, so control has one port to firewall and scrape).
-Result<void> add_standard_routes(Server& server);
+// server's own document) and, with_metrics, GET /metrics (its registry, Prometheus text
+// format) on the API listener; without, serve's --metrics-listen serves it instead.
+Result<void> add_standard_routes(Server& server, bool with_metrics = true);
 
 }  // namespace cloudlink::control::http

@@ -2,7 +2,7 @@
 
 namespace cloudlink::control::http {
 
-Result<void> add_standard_routes(Server& server) {
+Result<void> add_standard_routes(Server& server, bool with_metrics) {
   Route health;
   health.pattern = "/api/health";
   health.summary = "Liveness: the server answers";
@@ -18,6 +18,7 @@ Result<void> add_standard_routes(Server& server) {
   openapi.responses = {{200, "The OpenAPI document"}};
   openapi.handler = [&server](const Request&) { return Response::ok(server.openapi()); };
   if (auto added = server.add(std::move(openapi)); !added) return added;
+  if (!with_metrics) return ok();
 
   Route metrics;
   metrics.pattern = "/metrics";

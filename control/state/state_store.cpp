@@ -413,7 +413,7 @@ struct StateStore::Impl {
     if (routes_dirty.load()) return resync();
     auto written = project_hosts(hosts);
     if (written) return ok();
-    log_line("state: projecting %zu route(s) failed: %s; rebuilding the route table", hosts.size(),
+    log_warn("state: projecting %zu route(s) failed: %s; rebuilding the route table", hosts.size(),
              written.error().message().c_str());
     return resync();
   }

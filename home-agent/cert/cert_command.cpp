@@ -92,12 +92,12 @@ int CertCli::run(const std::string& global_config_flag) {
 int cert_command(const std::string& config_path, const CertOptions& options) {
   auto hostname = checked_hostname(options.hostname);
   if (!hostname) {
-    log_line("%s", hostname.error().message().c_str());
+    log_error("%s", hostname.error().message().c_str());
     return kExitFailure;
   }
   auto config = load_and_save_acme(config_path, options);
   if (!config) {
-    log_line("%s", config.error().message().c_str());
+    log_error("%s", config.error().message().c_str());
     return kExitConfig;
   }
   catch_stop_signals();
@@ -107,8 +107,8 @@ int cert_command(const std::string& config_path, const CertOptions& options) {
   auto installed = order_certificate(order);
   ssh_finalize();
   if (!installed) {
-    log_line("cert: no certificate for %s: %s", hostname->c_str(),
-             installed.error().message().c_str());
+    log_error("cert: no certificate for %s: %s", hostname->c_str(),
+              installed.error().message().c_str());
     return kExitFailure;
   }
   const auto paths = certificate_paths(config_path, *config->acme, *hostname);

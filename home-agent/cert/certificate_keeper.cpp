@@ -72,7 +72,7 @@ void CertificateKeeper::order(const std::string& hostname, acme::SystemTime now)
   ++retry.failures;
   const auto delay = acme::with_jitter(acme::retry_delay(backoff_, retry.failures));
   retry.not_before = now + delay;
-  log_line(
+  log_warn(
       "cert: certificate for %s not obtained (attempt %u): %s; keeping the current "
       "certificate, next attempt in %llds",
       hostname.c_str(), retry.failures, installed.error().message().c_str(),

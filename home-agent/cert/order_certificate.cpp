@@ -77,7 +77,7 @@ Result<acme::CertificateInfo> order_through_tunnel(const CertificateOrder& order
   auto issued = (*account)->issue({order.hostname}, (*tunnel)->responder());
   auto closed = (*mapping)->close();
   if (!issued) {
-    if (!closed) log_line("cert: %s", closed.error().message().c_str());
+    if (!closed) log_warn("cert: %s", closed.error().message().c_str());
     return issued.error();
   }
   auto installed =

@@ -133,11 +133,11 @@ Result<void> clean_up_leftovers(ControlClient& client, const std::string& dir) {
     if (!text) continue;  // removed meanwhile
     auto mapping = from_json(*text, record_path(dir, hostname));
     if (!mapping) {
-      log_line("cert: %s", mapping.error().message().c_str());
+      log_warn("cert: %s", mapping.error().message().c_str());
       continue;
     }
     if (auto undone = undo_mapping(client, *mapping); !undone) {
-      log_line("cert: the temporary mapping of %s left by an interrupted order is still there: %s",
+      log_warn("cert: the temporary mapping of %s left by an interrupted order is still there: %s",
                hostname.c_str(), undone.error().message().c_str());
       outcome = undone.error();
       continue;

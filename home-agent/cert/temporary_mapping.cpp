@@ -55,7 +55,7 @@ Result<std::unique_ptr<TemporaryMapping>> TemporaryMapping::open(ControlClient& 
 TemporaryMapping::~TemporaryMapping() {
   if (closed_) return;
   if (auto closed = close(); !closed) {
-    log_line("cert: %s", closed.error().message().c_str());
+    log_warn("cert: %s", closed.error().message().c_str());
   }
 }
 

@@ -9,7 +9,7 @@ namespace cloudlink::home {
 int keygen_command(const KeygenOptions& options) {
   auto line = generate_key_pair(options.output, options.force, options.comment);
   if (!line.ok()) {
-    log_line("keygen: %s", line.error().message().c_str());
+    log_error("keygen: %s", line.error().message().c_str());
     return kExitFailure;
   }
   std::printf("%s\n", line->c_str());

@@ -44,7 +44,7 @@ class StatusWriter {
     written_at_ = Clock::now();
     auto done = write_status_file(path_, ::getpid(), running, board_.snapshot());
     if (!done.ok() && !warned_) {
-      log_line("status file: %s", done.error().message().c_str());
+      log_warn("status file: %s", done.error().message().c_str());
       warned_ = true;
     }
   }
@@ -108,7 +108,7 @@ int run_command(const std::string& config_path, const RunOptions& options) {
   std::atomic<bool> fatal_seen{false};
   auto fatal = [&](const std::string& message) {
     // Every tunnel may hit the same changed key: say it once.
-    if (!fatal_seen.exchange(true)) log_line("%s", message.c_str());
+    if (!fatal_seen.exchange(true)) log_error("%s", message.c_str());
     stop.store(true);
   };
   StatusBoard board;
@@ -133,7 +133,11 @@ int run_command(const std::string& config_path, const RunOptions& options) {
         if (sig == SIGHUP) {
           service::notify_reloading();
           auto outcome = agent.reload();
-          log_line("%s", outcome.message.c_str());
+          if (outcome.applied) {
+            log_line("%s", outcome.message.c_str());
+          } else {
+            log_warn("%s", outcome.message.c_str());
+          }
           ready = false;  // READY=1 again below ends the reload
           reported_version = ~uint64_t{0};
         }

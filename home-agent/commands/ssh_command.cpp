@@ -78,12 +78,12 @@ Result<std::vector<std::string>> ssh_command_lines(const AgentConfig& config,
 int print_ssh_command(const std::string& config_path, const std::string& hostname) {
   auto config = load_agent_config(config_path);
   if (!config.ok()) {
-    log_line("%s", config.error().message().c_str());
+    log_error("%s", config.error().message().c_str());
     return kExitConfig;
   }
   auto lines = ssh_command_lines(*config, config_path, hostname);
   if (!lines.ok()) {
-    log_line("%s", lines.error().message().c_str());
+    log_error("%s", lines.error().message().c_str());
     return kExitConfig;
   }
   for (const auto& line : *lines) std::printf("%s\n", line.c_str());

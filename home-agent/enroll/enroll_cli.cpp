@@ -2,6 +2,7 @@
 
 #include <iostream>
 
+#include "common/log.h"
 #include "home-agent/config/agent_config.h"
 
 namespace cloudlink::home {
@@ -12,7 +13,7 @@ constexpr int kExitFailure = 1;
 
 int report(const Result<std::string>& outcome) {
   if (!outcome) {
-    std::cerr << "cloudlink-home: " << outcome.error().message() << "\n";
+    log_error("%s", outcome.error().message().c_str());
     return kExitFailure;
   }
   std::cout << *outcome;
@@ -85,7 +86,7 @@ void EnrollCli::add_unexpose(CLI::App& app) {
 bool EnrollCli::read_password(std::string& password, bool wanted) {
   if (!wanted) return true;
   if (!std::getline(std::cin, password)) {
-    std::cerr << "cloudlink-home: --password-stdin: nothing on stdin\n";
+    log_error("--password-stdin: nothing on stdin");
     return false;
   }
   if (!password.empty() && password.back() == '\r') password.pop_back();

@@ -60,7 +60,7 @@ void StatusBoard::set_state(size_t tunnel, TunnelState state, const std::string&
     log_line("tunnel %s 127.0.0.1:%u -> %s: %s", s.name.c_str(), s.tunnel_port, s.target.c_str(),
              state_name(state));
   } else {
-    log_line("tunnel %s 127.0.0.1:%u -> %s: %s: %s", s.name.c_str(), s.tunnel_port,
+    log_warn("tunnel %s 127.0.0.1:%u -> %s: %s: %s", s.name.c_str(), s.tunnel_port,
              s.target.c_str(), state_name(state), error.c_str());
   }
 }

@@ -91,7 +91,7 @@ tls::SslCtxPtr TlsTerminator::context() {
   if (!opened) {
     if (opened.error().message() != last_problem_) {
       last_problem_ = opened.error().message();
-      log_line("terminate-tls %s: no certificate yet, connections are closed: %s",
+      log_warn("terminate-tls %s: no certificate yet, connections are closed: %s",
                hostname_.c_str(), last_problem_.c_str());
     }
     return nullptr;
@@ -128,7 +128,7 @@ void TlsTerminator::serve(UniqueFd client) {
   if (auto shaken = relay.handshake(kHandshakeTimeout, stop_); !shaken) return;
   auto target = connect_service(target_host_, target_port_, kTargetConnectMs);
   if (!target) {
-    log_line("terminate-tls %s: %s", hostname_.c_str(), target.error().message().c_str());
+    log_warn("terminate-tls %s: %s", hostname_.c_str(), target.error().message().c_str());
     return;
   }
   relay.run(std::move(*target), stop_);

@@ -8,6 +8,7 @@
 import http.client
 import json
 import os
+import ssl
 import subprocess
 
 import harness as h
@@ -29,14 +30,19 @@ def ssh_keygen(workdir, name, kind="ed25519", bits=None):
 class Client:
     """Calls the API as one identity (a bearer token, or none)."""
 
-    def __init__(self, port, token=None, username=None):
+    def __init__(self, port, token=None, username=None, tls=False):
         self.port = port
         self.token = token
         self.username = username
+        self.tls = tls
 
     def raw(self, method, path, body=None, content_type="application/json", headers=None):
         """(status, headers, bytes) for any body: dict/list (sent as JSON), str or bytes."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=h.WAIT)
+        if self.tls:  # the test's own certificate: not verified
+            conn = http.client.HTTPSConnection("127.0.0.1", self.port, timeout=h.WAIT,
+                                               context=ssl._create_unverified_context())
+        else:
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=h.WAIT)
         try:
             hdrs = dict(headers or {})
             if self.token:
@@ -72,8 +78,10 @@ def check(condition, message):
 
 
 class ControlServer:
-    def __init__(self, testcase, workdir, data=None, extra_args=()):
+    def __init__(self, testcase, workdir, data=None, extra_args=(), tls=None):
+        """tls: (certificate file, key file) to serve HTTPS (--listen-tls) instead of HTTP."""
         h.require_binaries(control=True, dataplane=False)
+        self.tls = tls
         self.testcase = testcase
         self.workdir = workdir
         self.data = data or os.path.join(workdir, "var")
@@ -85,9 +93,12 @@ class ControlServer:
 
     def start(self):
         h.init_data(self.data)
+        listen = ["--listen", f"127.0.0.1:{self.port}"]
+        if self.tls:
+            listen = ["--listen-tls", f"127.0.0.1:{self.port}", "--tls-cert", self.tls[0],
+                      "--tls-key", self.tls[1]]
         self.proc = h.Process(self.testcase,
-                              [h.CONTROL, "serve", "--data", self.data,
-                               "--listen", f"127.0.0.1:{self.port}"] + self.extra_args,
+                              [h.CONTROL, "serve", "--data", self.data] + listen + self.extra_args,
                               f"control-{self.port}", self.workdir)
         h.wait_for_listen(self.port, self.proc)
 
@@ -96,13 +107,13 @@ class ControlServer:
                               input=stdin, capture_output=True, text=True, timeout=h.WAIT)
 
     def anonymous(self):
-        return Client(self.port)
+        return Client(self.port, tls=bool(self.tls))
 
     def login(self, username, password):
         status, body = self.anonymous().call("POST", "/api/login",
                                              {"username": username, "password": password})
         check(status == 200, f"login {username}: {status} {body}")
-        return Client(self.port, body["token"], username)
+        return Client(self.port, body["token"], username, tls=bool(self.tls))
 
     def admin(self):
         """The first admin (added with the CLI, as an operator would), logged in."""

@@ -281,6 +281,36 @@ class ControlApi(unittest.TestCase):
         again = self.server.login("paused", "paused-password")
         self.assertEqual(len(again.ok(self, "GET", "/api/homes")), 1)
 
+    def test_request_log_names_the_route_pattern_not_the_path(self):
+        user = self.server.active_user("logged")
+        home = self.new_home(user, "logged-home")
+        user.ok(self, "POST", f"/api/homes/{home['id']}/mappings",
+                {"hostname": "secret-name.example.test", "tls_ports": home["ports"][:1]},
+                status=201)
+        user.ok(self, "GET", f"/api/homes/{home['id']}/mappings/secret-name.example.test")
+        self.server.anonymous().call("GET", "/no/such/path/secret-name")
+
+        def lines():
+            return [line for line in self.server.proc.stderr_text().splitlines()
+                    if " msg=request " in line]
+        h.wait_until(lambda: any("unmatched" in line for line in lines()), what="request log")
+        requests = [h.logfmt(line) for line in lines()]
+        for line in lines():
+            h.assert_diagnostic(self, line, "cloudlink-control", "info")
+            self.assertNotIn("secret-name", line)
+            self.assertNotIn(home["id"], line)
+        mine = [r for r in requests if r["user"] == "logged"]
+        self.assertIn(("GET", "/api/homes/{id}/mappings/{hostname}", "200", "127.0.0.1"),
+                      {(r["method"], r["route"], r["status"], r["source"]) for r in mine})
+        self.assertIn(("POST", "/api/homes/{id}/mappings", "201"),
+                      {(r["method"], r["route"], r["status"]) for r in mine})
+        logins = [r for r in requests if r["route"] == "/api/login" and r["user"] == "logged"]
+        self.assertTrue(logins, "a successful login names its user")
+        unmatched = [r for r in requests if r["route"] == "unmatched"]
+        self.assertEqual({(r["status"], r["user"]) for r in unmatched}, {("404", "-")})
+        for r in requests:
+            self.assertRegex(r["duration_s"], r"^\d+\.\d{6}$|^-$")
+
     def test_audit_records_who_what_when_and_from_where(self):
         user = self.server.active_user("audited")
         started = int(time.time())

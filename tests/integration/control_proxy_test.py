@@ -138,6 +138,15 @@ class ControlBehindDataplane(unittest.TestCase):
         self.assertEqual({e["source"] for e in logins}, {"127.0.0.3"})
         print("audit sources: login.failed " + ", ".join(sorted({e['source'] for e in failed}))
               + "; login " + ", ".join(sorted({e["source"] for e in logins})), flush=True)
+        # The request log names the same sources: the PROXY-learned client, not the dataplane.
+        requests = [h.logfmt(line) for line in self.control.stderr_text().splitlines()
+                    if " msg=request " in line]
+        refused = [r for r in requests if r["route"] == "/api/login" and r["status"] == "401"]
+        self.assertGreaterEqual(len(refused), FAILURES)
+        self.assertEqual({(r["source"], r["user"]) for r in refused}, {("127.0.0.2", "-")})
+        reads = [r for r in requests if r["route"] == "/api/admin/audit"]
+        self.assertEqual({(r["method"], r["status"], r["user"], r["source"]) for r in reads},
+                         {("GET", "200", "root", "127.0.0.3")})
 
     def refused_count(self):
         sock = connect_from("127.0.0.2", self.dp.port)

@@ -10,6 +10,8 @@ import subprocess
 import tempfile
 import unittest
 
+import harness as h
+
 CONTROL = os.environ.get("CLOUDLINK_CONTROL", "")
 
 
@@ -125,8 +127,8 @@ class ControlRoutesTest(unittest.TestCase):
                 self.assertEqual(proc.stdout, "")
                 lines = proc.stderr.splitlines()
                 self.assertEqual(len(lines), 1, proc.stderr)
-                self.assertTrue(lines[0].startswith("cloudlink-control: "), lines[0])
-                self.assertIn(needle, lines[0])
+                msg = h.assert_diagnostic(self, lines[0], "cloudlink-control", "error")
+                self.assertIn(needle, msg)
                 self.assertEqual(self.table(), before)
 
     def test_unwritable_routes_are_a_runtime_failure(self):
@@ -136,7 +138,7 @@ class ControlRoutesTest(unittest.TestCase):
             f.write("not a directory")
         proc = self.run_control("routes", "add", "app.test", "127.0.0.1:1")
         self.assertEqual(proc.returncode, 1, proc.stderr)
-        self.assertTrue(proc.stderr.startswith("cloudlink-control: "))
+        h.assert_diagnostic(self, proc.stderr.strip(), "cloudlink-control", "error")
 
     def test_help_exits_0(self):
         proc = self.run_control("routes", "add", "--help", data=False)

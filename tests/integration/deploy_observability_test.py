@@ -11,6 +11,7 @@ import re
 import socket
 import subprocess
 import tempfile
+import time
 import unittest
 
 import control_api
@@ -181,18 +182,20 @@ def run_rule_tests(testcase, groups, rule_files=()):
 
 
 def run_alert_scenarios(testcase, scenarios, alerts, instance, rules):
-    """Each (alert or None, input series) evaluated by promtool against rules: exactly that
-    alert is firing for instance after 20 minutes (none for None). Every alert needs one."""
-    testcase.assertEqual(sorted(a for a, _ in scenarios if a), sorted(alerts),
+    """Each (alert or None, input series[, eval time]) evaluated by promtool against rules:
+    exactly that alert is firing for instance at the eval time (20 minutes unless given; none
+    for None). Every alert needs one."""
+    testcase.assertEqual(sorted(a for a, *_ in scenarios if a), sorted(alerts),
                          "every alert needs a scenario here")
     firing = 'count by (alertname, instance) (ALERTS{alertstate="firing"})'
     groups = []
-    for i, (alert, series) in enumerate(scenarios):
+    for i, (alert, series, *when) in enumerate(scenarios):
         expected = [] if alert is None else [
             {"labels": f'{{alertname="{alert}",instance="{instance}"}}', "value": 1}]
         groups.append({"name": alert or f"no alert ({i})", "interval": "15s",
                        "input_series": series,
-                       "promql_expr_test": [{"expr": firing, "eval_time": "20m",
+                       "promql_expr_test": [{"expr": firing,
+                                             "eval_time": when[0] if when else "20m",
                                              "exp_samples": expected}]})
     run_rule_tests(testcase, groups, [rules])
 
@@ -213,7 +216,8 @@ class PromtoolTest(unittest.TestCase):
                          ["cloudlink-dataplane", "cloudlink-control"])
         self.assertIn("scrape_interval: 15s", config)
         self.assertIn("127.0.0.1:9477", config)  # the dataplane's --metrics in the README
-        self.assertIn("127.0.0.1:8000", config)  # cloudlink-control serve's default --listen
+        # cloudlink-control serve --metrics-listen in the README's production layout
+        self.assertIn("127.0.0.1:9478", config)
         for job, (rules, dashboard) in JOBS.items():
             with open(rules) as f, open(dashboard) as g:
                 queries = f.read() + g.read()
@@ -293,6 +297,17 @@ class PromtoolTest(unittest.TestCase):
             return {"series": f"cloudlink_control_routes_in_step{{{job}}}",
                     "values": f"{value}x80"}
 
+        def certificates(own, home, steps=80):
+            """control's own certificate and one home's, notAfter as given (unix seconds; the
+            rule tests start at time 0)."""
+            return [{"series": f'cloudlink_control_certificate_expiry_timestamp_seconds{{{job},'
+                               f'hostname="vps.example.net"}}', "values": f"{own}x{steps}"},
+                    {"series": f'cloudlink_control_home_certificate_expiry_timestamp_seconds'
+                               f'{{{job},hostname="app.example.com",home="0123456789abcdef"}}',
+                     "values": f"{home}x{steps}"}]
+
+        day = 86400
+        long_up = {"series": f"up{{{job}}}", "values": "1x2000"}  # 8 h 20 min at 15 s
         up = {"series": f"up{{{job}}}", "values": "1x80"}
         fast = latency("/api/homes", [("0.01", 30), ("1.0", 30), ("2.5", 30), ("+Inf", 30)])
         slow = latency("/api/homes", [("0.01", 0), ("1.0", 0), ("2.5", 30), ("+Inf", 30)])
@@ -310,10 +325,21 @@ class PromtoolTest(unittest.TestCase):
                                                    *storage("state", 900, 1000),
                                                    *storage("routes", 10, 1000)]),
             ("CloudlinkControlRoutesOutOfStep", [up, requests(30), in_step(0)]),
+            # certificates: healthy for hours; 10 days left (renewals failing); expired; a
+            # placeholder for hours. Alerts with `for: 1h` or more are judged later.
+            (None, [long_up, *certificates(60 * day, 60 * day, 2000)], "8h"),
+            ("CloudlinkControlCertificateExpiring",
+             [long_up, *certificates(10 * day, 60 * day, 2000)], "2h"),
+            ("CloudlinkControlCertificateExpired", [up, *certificates(600, 60 * day)]),
+            ("CloudlinkControlCertificateNotIssued",
+             [long_up, *certificates(0, 60 * day, 2000)], "8h"),
+            ("CloudlinkHomeCertificateExpiring",
+             [long_up, *certificates(60 * day, 10 * day, 2000)], "2h"),
+            ("CloudlinkHomeCertificateExpired", [up, *certificates(60 * day, 600)]),
         ]
         # healthy storage: maps well under their maximum, routes in step
         scenarios[0][1].extend([*storage("state", 100, 1000), *storage("routes", 10, 1000),
-                                in_step(1)])
+                                in_step(1), *certificates(60 * day, 60 * day)])
         run_alert_scenarios(self, scenarios, alerts, "cp", CONTROL_RULES)
 
 
@@ -426,9 +452,27 @@ class AgainstControlTest(ServedQueriesChecks, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         work = h.temp_dir(cls, "deploy_observability_control.")
-        server = control_api.ControlServer(cls, work)
+        # As in the production layout: HTTPS with a certificate from files, /metrics on a
+        # loopback listener of its own, and a home whose certificate control reads through its
+        # tunnel port (an openssl s_server standing in for the home's service).
+        cert, key = h.make_cert(work, "home.obs.test")
+        s_server, tunnel_port = h.start_s_server(cls, work, cert, key)
+        cls.metrics_port = h.free_port()
+        server = control_api.ControlServer(
+            cls, work, tls=(cert, key),
+            extra_args=["--metrics-listen", f"127.0.0.1:{cls.metrics_port}",
+                        "--home-certificate-check", "1s",
+                        "--port-range", f"{tunnel_port}-{tunnel_port + 9}"])
+        h.wait_for_listen(cls.metrics_port, server.proc)
         admin = server.admin()
         check = control_api.check
+        _, public_key = control_api.ssh_keygen(work, "obs_home")
+        status, home = admin.call("POST", "/api/homes", {"name": "obs", "public_key": public_key})
+        check(status == 201, f"POST /api/homes: {status} {home}")
+        check(home["ports"][0] == tunnel_port, f"home ports {home['ports']}")
+        status, body = admin.call("POST", f"/api/homes/{home['id']}/mappings",
+                                  {"hostname": "home.obs.test", "tls_ports": [tunnel_port]})
+        check(status == 201, f"POST mappings: {status} {body}")
         check(admin.call("GET", "/api/homes")[0] == 200, "GET /api/homes")
         check(admin.call("GET", "/api/homes/999")[0] == 404, "GET /api/homes/999")
         anonymous = server.anonymous()
@@ -440,7 +484,12 @@ class AgainstControlTest(ServedQueriesChecks, unittest.TestCase):
             if status == 429:
                 break
         check(statuses == {401, 429}, f"refused logins answered {statuses}")
-        cls.scrape = Scrape(anonymous.raw("GET", "/metrics")[2].decode())
+        cls.api_metrics_status = anonymous.raw("GET", "/metrics")[0]
+        metrics = control_api.Client(cls.metrics_port)
+        home_gauge = "cloudlink_control_home_certificate_expiry_timestamp_seconds{"
+        h.wait_until(lambda: home_gauge in metrics.raw("GET", "/metrics")[2].decode(),
+                     what="the home's certificate read through its tunnel")
+        cls.scrape = Scrape(metrics.raw("GET", "/metrics")[2].decode())
         with open(CONTROL_DASHBOARD) as f:
             cls.dashboard = json.load(f)
 
@@ -451,6 +500,20 @@ class AgainstControlTest(ServedQueriesChecks, unittest.TestCase):
                  and dict(labels).get("route") == "/api/login"}
         self.assertGreaterEqual(login.get("401", 0), 1)
         self.assertEqual(login.get("429"), 1)
+
+    def test_metrics_only_on_the_metrics_listener(self):
+        self.assertEqual(self.api_metrics_status, 404)
+
+    def test_certificate_expiry_shows_in_the_scrape(self):
+        """Both certificates are the test's own (openssl req, valid for days): their notAfter
+        lies ahead, the same for the file control serves and what the home's port presents."""
+        s = self.scrape.samples
+        own = s[("cloudlink_control_certificate_expiry_timestamp_seconds",
+                 (("hostname", "home.obs.test"),))]
+        homes = {dict(labels)["hostname"]: v for (name, labels), v in s.items()
+                 if name == "cloudlink_control_home_certificate_expiry_timestamp_seconds"}
+        self.assertGreater(own, time.time() + 86400)
+        self.assertEqual(homes, {"home.obs.test": own})
 
 
 if __name__ == "__main__":

@@ -62,6 +62,33 @@ def require_binaries(control=True, dataplane=True):
             raise AssertionError(f"set {name} to the built binary (got {path!r})")
 
 
+_LOGFMT_PAIR = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)=("(?:[^"\\]|\\.)*"|\S*)')
+
+
+def logfmt(line):
+    """The key/value pairs of one logfmt line (common/log.h), quoted values unescaped."""
+    fields = {}
+    for key, value in _LOGFMT_PAIR.findall(line):
+        if value.startswith('"'):
+            value = re.sub(r'\\x([0-9a-f]{2})', lambda m: chr(int(m.group(1), 16)), value[1:-1])
+            value = re.sub(r'\\(.)', lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)),
+                           value)
+        fields[key] = value
+    return fields
+
+
+def assert_diagnostic(testcase, line, program, level=None):
+    """line is one of program's diagnostics (ts, level, prog, msg); returns its msg."""
+    fields = logfmt(line)
+    testcase.assertRegex(fields.get("ts", ""), r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", line)
+    testcase.assertIn(fields.get("level"), ("debug", "info", "warn", "error"), line)
+    if level:
+        testcase.assertEqual(fields["level"], level, line)
+    testcase.assertEqual(fields.get("prog"), program, line)
+    testcase.assertIn("msg", fields, line)
+    return fields["msg"]
+
+
 def on_cleanup(owner, fn, *args, **kwargs):
     """Registers fn with a test (addCleanup) or, from setUpClass, with its class."""
     if isinstance(owner, type):

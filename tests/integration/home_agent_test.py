@@ -171,7 +171,7 @@ class HomeAgentTest(unittest.TestCase):
         self.assertEqual(proc.returncode, 2, proc.stderr)
         lines = proc.stderr.splitlines()
         self.assertEqual(len(lines), 1, proc.stderr)
-        self.assertIn(expected, lines[0])
+        self.assertIn(expected, harness.logfmt(lines[0]).get("msg", lines[0]))
 
     def test_config_errors(self):
         missing = os.path.join(self.work, "nope.yaml")

@@ -258,7 +258,7 @@ TEST_F(ConnectionDriven, HeadInPiecesThenBodyThenAnswerThenIdle) {
   EXPECT_EQ(job.request.remote_port, 4000);
   ASSERT_EQ(job.request.query.size(), 1u);
   EXPECT_TRUE(job.keep_alive);
-  Answer answer{42, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 200, "/x", false};
+  Answer answer{42, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 200, "/x", false, {}};
   c.deliver(std::move(answer));
   EXPECT_EQ(c.timer(), Connection::Timer::kWrite);
   c.advance();
@@ -268,7 +268,7 @@ TEST_F(ConnectionDriven, HeadInPiecesThenBodyThenAnswerThenIdle) {
   EXPECT_EQ(site_.answers, std::vector<std::string>{"/x POST 200"});
   Job second = c.take_request(43);
   EXPECT_EQ(second.request.method, "GET");
-  c.deliver(Answer{43, "HTTP/1.1 204 No Content\r\n\r\n", 204, "/x", false});
+  c.deliver(Answer{43, "HTTP/1.1 204 No Content\r\n\r\n", 204, "/x", false, {}});
   c.advance();
   EXPECT_EQ(c.phase(), Connection::Phase::kIdle);
   EXPECT_EQ(c.timer(), Connection::Timer::kIdle);
