@@ -8,8 +8,8 @@
 
 #include "common/log.h"
 #include "control/api/views.h"
-#include "control/state/data_folder.h"
 #include "control/sessions/session_spool.h"
+#include "control/state/data_folder.h"
 #include "control/state/state_store.h"
 
 namespace cloudlink::control {

@@ -22,7 +22,7 @@ namespace cloudlink::control::backup {
 struct BackupOptions {
   std::string file;
   std::string data_dir = "/var/lib/cloudlink";  // state::kDefaultDataDir
-  std::string tls_dir;  // control's own certificate; empty: DATA/tls
+  std::string tls_dir;                          // control's own certificate; empty: DATA/tls
 };
 
 CommandOutcome backup_create(const BackupOptions& options);
