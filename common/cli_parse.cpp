@@ -18,7 +18,7 @@ std::optional<int> parse_arguments(CLI::App& app, int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     // --help and --version arrive as "errors" with exit code 0; CLI11 prints them.
     if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);
-    log_line("%s (see --help)", e.what());
+    log_error("%s (see --help)", e.what());
     return kExitUsage;
   }
   return std::nullopt;

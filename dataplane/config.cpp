@@ -205,11 +205,16 @@ Result<CommandLine> parse_command_line(int argc, char** argv, const std::string&
                  "it (default " +
                      default_config + " when it exists)");
   add_version_flag(app, "cloudlink-dataplane");
-  // --help, --version, or a usage error (already reported)
-  if (auto code = parse_arguments(app, static_cast<int>(args->size()), args->data())) {
-    out.exit_now = true;
-    out.exit_code = *code;
-    return out;
+  try {
+    app.parse(static_cast<int>(args->size()), args->data());
+  } catch (const CLI::ParseError& e) {
+    // --help and --version arrive as "errors" with exit code 0; CLI11 prints them.
+    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) {
+      out.exit_now = true;
+      out.exit_code = app.exit(e);
+      return out;
+    }
+    return invalid(e.what());  // main reports it and exits 2 (common/cli_parse.h)
   }
   std::error_code missing;
   if (c.config_path.empty() && !default_config.empty() &&

@@ -33,6 +33,7 @@ def control_cli(*args, stdin=None):
 
 def small_state(testcase, data):
     """A data folder with one admin, made by the CLI."""
+    h.init_data(data)
     r = control_cli("users", "add", "root", "--admin", "--password-stdin", "--data", data,
                     stdin="pw-123456789\n")
     testcase.assertEqual(r.returncode, 0, r.stderr)

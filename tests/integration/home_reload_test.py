@@ -243,7 +243,7 @@ class HomeReloadTest(tunnel.HomeTunnelTest):
         self.assertRegex(refused.group(1),
                          # a YAML syntax error is located by line and column
                          re.escape(config) + r":\d+:\d+: .+; the 3 running tunnels stay as "
-                         r"they are$")
+                         r"they are\"?$")
         self.assertTrue(serves(b_port, b"B1\n"))
         # A field with a bad value names the field.
         with open(config, "w") as f:

@@ -118,6 +118,7 @@ class SshdFixture:
     def make_data(self):
         os.chmod(self.work, 0o755)  # the key user passes through to data/ and sessions/
         os.makedirs(self.data, exist_ok=True)
+        harness.init_data(self.data)
 
     def grant_data(self):
         """The data dir: root's, readable (its lock files writable) by the key user's group."""

@@ -287,6 +287,8 @@ TEST(DataplaneSettingsFile, ShippedFileListsValidKeysWithTheirDefaults) {
         line.find(" = ") != std::string::npos) {
       line.erase(0, 1);
       ++keys;
+    } else if (!line.empty() && std::islower(static_cast<unsigned char>(line[0]))) {
+      ++keys;  // on in the shipped file (the listeners a VPS serves)
     }
     text += line + "\n";
   }
