@@ -11,13 +11,11 @@ import os
 import pwd
 import grp
 import shutil
-import socket
-import stat
 import subprocess
-import tempfile
 import unittest
 
 import harness
+import sshd_fixture
 from harness import WAIT
 
 SSHD = "/usr/sbin/sshd"
@@ -28,56 +26,12 @@ INSTALLED_DATA = "--data /var/lib/cloudlink"
 SSH_TIMEOUT = 30
 
 
-def _skip_reason():
-    if os.geteuid() != 0:
-        return "sshd must run as root"
-    if not os.access(SSHD, os.X_OK):
-        return f"{SSHD} is not installed (apt-get install openssh-server)"
-    for tool in ("ssh", "ssh-keygen", "useradd"):
-        if shutil.which(tool) is None:
-            return f"{tool} is not installed"
-    return None
-
-
-def _ensure_user(owner, name, group=None):
-    """Makes the system user the production layout runs sshd's sessions as, once per machine.
-
-    It is kept afterwards, like the package's own users: tests run in parallel, and deleting it
-    at one test's cleanup pulled it from under another that still needed it."""
-    del owner  # kept for the callers' signature: nothing of the user is torn down per test
-    try:
-        pwd.getpwnam(name)
-        return
-    except KeyError:
-        pass
-    argv = ["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
-            "--shell", "/usr/sbin/nologin"]
-    if group:
-        argv += ["--gid", group]
-    made = subprocess.run(argv + [name], timeout=WAIT, capture_output=True, text=True)
-    # 9: a test running beside this one made it first.
-    if made.returncode not in (0, 9):
-        raise RuntimeError(f"useradd {name}: {made.stderr.strip()}")
-
-
-def _keygen(path, kind="ed25519"):
-    subprocess.run(["ssh-keygen", "-q", "-t", kind, "-N", "", "-C", "test", "-f", path],
-                   check=True, timeout=WAIT, capture_output=True)
-    with open(path + ".pub") as f:
-        return f.read().strip()
-
-
-def _root_owned_bin_dir(owner):
-    """A directory sshd accepts for AuthorizedKeysCommand: it and every parent root-owned and
-    not group/world-writable (so not under /tmp)."""
-    for parent in ("/run", "/var/lib", "/usr/local/lib"):
-        st = os.stat(parent)
-        if st.st_uid == 0 and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-            path = tempfile.mkdtemp(prefix="cloudlink-sshd-test.", dir=parent)
-            os.chmod(path, 0o755)
-            harness.on_cleanup(owner, shutil.rmtree, path, ignore_errors=True)
-            return path
-    raise unittest.SkipTest("no root-owned, non-writable directory for the key command")
+# The helpers are sshd_fixture's (shared with tenant_sessions_test); the underscored names stay
+# for the tests that import them from here.
+_skip_reason = sshd_fixture.skip_reason
+_ensure_user = sshd_fixture.ensure_user
+_keygen = sshd_fixture.keygen
+_root_owned_bin_dir = sshd_fixture.root_owned_bin_dir
 
 
 @unittest.skipIf(_skip_reason() is not None, _skip_reason() or "")
