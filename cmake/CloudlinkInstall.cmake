@@ -42,7 +42,7 @@ function(cloudlink_install_for_prefix)
   " COMPONENT ${F_COMPONENT})
 endfunction()
 
-foreach(unit cloudlink-dataplane.service cloudlink-control.service)
+foreach(unit cloudlink-dataplane.service cloudlink-control.service cloudlink-reaper.service)
   cloudlink_install_for_prefix(SOURCE ${PROJECT_SOURCE_DIR}/deploy/systemd/${unit}
                                DESTINATION ${CLOUDLINK_SYSTEMD_UNIT_DIR} COMPONENT vps)
 endforeach()
@@ -62,5 +62,7 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/deploy/prometheus/ DESTINATION ${share}/
         COMPONENT vps)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/deploy/grafana/ DESTINATION ${share}/grafana
         COMPONENT vps)
+install(FILES ${PROJECT_SOURCE_DIR}/deploy/systemd/cloudlink-sessions.tmpfiles.conf
+        DESTINATION lib/tmpfiles.d RENAME cloudlink-sessions.conf COMPONENT vps)
 install(FILES ${PROJECT_SOURCE_DIR}/deploy/systemd/dataplane-sockmap.conf
         DESTINATION ${share}/systemd COMPONENT vps)

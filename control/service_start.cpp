@@ -14,6 +14,8 @@ namespace {
 
 constexpr const char* kControlUnit = "cloudlink-control.service";
 constexpr const char* kDataplaneUnit = "cloudlink-dataplane.service";
+// Ends the SSH sessions of deleted, deactivated or expired homes (sessions reap, as root).
+constexpr const char* kReaperUnit = "cloudlink-reaper.service";
 
 std::string joined(const std::vector<std::string>& argv) {
   std::string text;
@@ -63,7 +65,7 @@ Result<std::vector<std::string>> start_services(const ServiceStart& start) {
   // try-restart: a control already running reads its new settings; one not yet started is
   // left to enable --now, so it is started once, not twice.
   if (start.restart_control) runs.push_back({systemctl, "try-restart", kControlUnit});
-  runs.push_back({systemctl, "enable", "--now", kControlUnit, kDataplaneUnit});
+  runs.push_back({systemctl, "enable", "--now", kControlUnit, kDataplaneUnit, kReaperUnit});
   for (const auto& argv : runs) {
     if (auto done = run(argv); !done) return done.error();
     said.push_back("ran " + joined(argv));

@@ -89,7 +89,8 @@ class ControlInit(unittest.TestCase):
         self.assertIn(f"to {self.conf}", r.stdout)
         self.assertEqual(self.systemctl_calls(),
                          ["try-restart cloudlink-control.service",
-                          "enable --now cloudlink-control.service cloudlink-dataplane.service"])
+                          "enable --now cloudlink-control.service cloudlink-dataplane.service "
+                          "cloudlink-reaper.service"])
         # Group access for the dataplane and sshd's key lookup: what UMask=0007 would make.
         for name in ("data.mdb", "lock.mdb"):
             mode = stat.S_IMODE(os.stat(os.path.join(self.data, "state", name)).st_mode)
@@ -150,7 +151,8 @@ class ControlInit(unittest.TestCase):
         self.assertEqual(self.read_conf(), text_before)
         self.assertEqual(os.stat(self.conf).st_ino, conf_before.st_ino)  # not even rewritten
         self.assertEqual(self.systemctl_calls(),
-                         ["enable --now cloudlink-control.service cloudlink-dataplane.service"])
+                         ["enable --now cloudlink-control.service cloudlink-dataplane.service "
+                          "cloudlink-reaper.service"])
         _, port = self.serve("--data", self.data)
         self.assertEqual(self.login(port, PASSWORD)[0], 200)
         self.assertEqual(self.login(port, "another-password")[0], 401)
@@ -170,7 +172,8 @@ class ControlInit(unittest.TestCase):
         self.assertEqual(conf.count("acme-hostname ="), 2)  # the example and the setting
         self.assertEqual(self.systemctl_calls()[-2:],
                          ["try-restart cloudlink-control.service",
-                          "enable --now cloudlink-control.service cloudlink-dataplane.service"])
+                          "enable --now cloudlink-control.service cloudlink-dataplane.service "
+                          "cloudlink-reaper.service"])
 
     def test_bad_input_changes_nothing(self):
         cases = [
