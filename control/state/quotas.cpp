@@ -73,7 +73,11 @@ Result<QuotaUsage> count_usage(const Txn& txn, MDB_dbi homes, MDB_dbi home_hosts
   }
   auto blocks = txn.scan(ports, {}, [&](std::string_view, std::string_view value) {
     auto block = decode_port_block(value);
-    if (block && ids.count(block->home_id) != 0) usage.port_blocks++;
+    // A deleted home's block still in quarantine counts against the owner it had.
+    if (block &&
+        (ids.count(block->home_id) != 0 || (block->quarantined_at != 0 && block->owner == owner))) {
+      usage.port_blocks++;
+    }
     return true;
   });
   if (!blocks) return blocks.error();

@@ -144,6 +144,7 @@ std::string encode(const PortBlockRecord& r) {
   if (r.quarantined_at != 0) {
     j["quarantined_at"] = r.quarantined_at;
     j["key"] = r.key;
+    if (!r.owner.empty()) j["owner"] = r.owner;
   }
   return dump(j);
 }
@@ -243,6 +244,7 @@ Result<PortBlockRecord> decode_port_block(std::string_view bytes) {
     r.count = j->at("count").get<uint16_t>();
     r.quarantined_at = j->value("quarantined_at", int64_t{0});
     r.key = j->value("key", std::string());
+    r.owner = j->value("owner", std::string());
     return r;
   });
 }

@@ -31,6 +31,9 @@ struct PortBlockRecord {
   uint16_t count = 0;
   int64_t quarantined_at = 0;  // 0: held by home_id; else when home_id was deleted
   std::string key;             // the deleted home's key (base64), while quarantined
+  // While quarantined: the deleted home's owner, whose port-block quota the block still counts
+  // against (else deleting and re-creating homes would take the whole range out for a while).
+  std::string owner;
 };
 
 std::string encode(const UserRecord& r);

@@ -529,7 +529,7 @@ struct StateStore::Impl {
     auto listening =
         options.listening_ports ? options.listening_ports() : sessions::listening_ports();
     if (!listening) {
-      log_line("state: cannot see the listening ports (%s); port blocks stay quarantined",
+      log_warn("state: cannot see the listening ports (%s); port blocks stay quarantined",
                listening.error().message().c_str());
       return size_t{0};
     }
@@ -970,13 +970,14 @@ Result<Home> StateStore::homes_create(const Caller& caller, const std::string& n
       if (!user.value()) return not_found("owner: user " + owner + " not found");
     }
     home.created_at = impl_->now();
+    // First, so a block whose quarantine is over counts against nobody's quota any more.
+    if (auto released = impl_->release_quarantined(txn); !released) return released.error();
     if (auto quota = impl_->check_quota(txn, caller, home.owner, 1, 0); !quota) {
       return quota.error();
     }
     auto taken = txn.get(impl_->dbs.keys, home.key.base64);
     if (!taken) return taken.error();
     if (taken.value()) return conflict("public_key: this key already belongs to a home");
-    if (auto released = impl_->release_quarantined(txn); !released) return released.error();
     auto first = impl_->allocate_ports(txn);
     if (!first) return first.error();
     home.port_first = first.value();
@@ -992,7 +993,7 @@ Result<Home> StateStore::homes_create(const Caller& caller, const std::string& n
     if (!inserted) return inserted.error();
     if (!inserted.value()) return conflict("home id collision; try again");
     if (auto p = txn.put(impl_->dbs.keys, home.key.base64, home.id); !p) return p.error();
-    PortBlockRecord block{home.id, home.port_count, 0, {}};
+    PortBlockRecord block{home.id, home.port_count, 0, {}, {}};
     if (auto p = txn.put(impl_->dbs.ports, be16_key(home.port_first), encode(block)); !p) {
       return p.error();
     }
@@ -1047,7 +1048,7 @@ Result<void> StateStore::homes_delete(const Caller& caller, const std::string& i
       if (auto d = txn.del(dbi, key); !d) return d.error();
     }
     // Its open SSH sessions may still listen on these ports until the reaper ends them.
-    PortBlockRecord block{id, home->port_count, impl_->now(), home->key.base64};
+    PortBlockRecord block{id, home->port_count, impl_->now(), home->key.base64, home->owner};
     if (auto p = txn.put(impl_->dbs.ports, be16_key(home->port_first), encode(block)); !p) {
       return p.error();
     }

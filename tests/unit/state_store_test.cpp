@@ -912,6 +912,29 @@ TEST_F(StateStoreTest, QuotasCountHomesPortBlocksAndMappings) {
   EXPECT_OK(store_->mappings_create(alice_, one.id, mapping("c.example.com", {one.port_first})));
 }
 
+TEST_F(StateStoreTest, QuarantinedBlocksCountAgainstTheirOwnersPortBlockQuota) {
+  // Deleting and re-creating homes must not take more of the range than the quota, even for
+  // the quarantine's length: the deleted home's block counts against its owner until released.
+  quarantine_seconds_ = 30;
+  StoreOptions o = options();
+  o.default_quota = {5, 20, 2};
+  store_.reset();
+  store_ = std::move(StateStore::open(dir_.path(), o).value());
+  make_home(alice_, "A");
+  Home b = make_home(alice_, "B");
+  ASSERT_OK(store_->homes_delete(alice_, b.id));
+  auto again = store_->homes_create(alice_, "C", Keys::make("ed25519"));
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(http_status(again.error()), 409);
+  EXPECT_EQ(again.error().context(), "quota: port_blocks (2) reached for alice");
+  EXPECT_EQ(store_->quota_get(alice_, "alice")->used.port_blocks, 2u);
+  make_home(bob_, "bob's");  // another user's quota is its own
+  now_ += 30;                // quarantine over, nothing listens: released by the next create
+  Home c = make_home(alice_, "C");
+  EXPECT_EQ(c.port_first, 20010);
+  EXPECT_EQ(store_->quota_get(alice_, "alice")->used.port_blocks, 2u);
+}
+
 TEST_F(StateStoreTest, HostnamePolicyRefusesSuffixesLiteralsAndOtherZones) {
   StoreOptions o = options();
   o.hostname_policy.allowed_domains = {"example.com", "Tenant.TEST"};
