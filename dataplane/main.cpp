@@ -18,6 +18,7 @@
 
 using cloudlink::log_error;
 using cloudlink::log_line;
+using cloudlink::log_warn;
 using cloudlink::Result;
 using cloudlink::UniqueFd;
 using namespace cloudlink::dataplane;
@@ -45,11 +46,11 @@ std::string describe(const Config& config, const Config& effective) {
 // Said after a successful start, so a failed start stays one line.
 void log_fd_limit(const Config& config, const Result<FdLimit>& limit) {
   if (!limit) {
-    log_line("%s", limit.error().message().c_str());
+    log_warn("%s", limit.error().message().c_str());
     return;
   }
   const std::string warning = fd_limit_warning(config, *limit);
-  if (!warning.empty()) log_line("%s", warning.c_str());
+  if (!warning.empty()) log_warn("%s", warning.c_str());
 }
 
 // Old side: start a successor and hand it every listener. True once it has taken them over
@@ -57,13 +58,13 @@ void log_fd_limit(const Config& config, const Result<FdLimit>& limit) {
 bool hand_over(Dataplane& dataplane, const Result<SuccessorCommand>& command,
                const std::string& status) {
   if (!command) {
-    log_line("upgrade impossible: %s", command.error().message().c_str());
+    log_error("upgrade impossible: %s", command.error().message().c_str());
     return false;
   }
   service::notify_reloading();
   auto successor = spawn_successor(*command);
   if (!successor) {
-    log_line("upgrade failed: %s; still serving", successor.error().message().c_str());
+    log_error("upgrade failed: %s; still serving", successor.error().message().c_str());
     service::notify_ready(status);
     return false;
   }
@@ -72,8 +73,8 @@ bool hand_over(Dataplane& dataplane, const Result<SuccessorCommand>& command,
   Result<pid_t> ready =
       sent ? wait_ready(successor->socket.get(), kHandoverPatience) : Result<pid_t>(sent.error());
   if (!ready) {
-    log_line("upgrade failed (%s pid %d): %s; still serving", command->executable().c_str(),
-             static_cast<int>(successor->pid), ready.error().message().c_str());
+    log_error("upgrade failed (%s pid %d): %s; still serving", command->executable().c_str(),
+              static_cast<int>(successor->pid), ready.error().message().c_str());
     abandon_successor(*successor);
     service::notify_ready(status);
     return false;
@@ -82,7 +83,7 @@ bool hand_over(Dataplane& dataplane, const Result<SuccessorCommand>& command,
   dataplane.request_stop();
   dataplane.release_for_successor();
   if (auto r = send_released(successor->socket.get()); !r) {
-    log_line("handover: %s", r.error().message().c_str());
+    log_warn("handover: %s", r.error().message().c_str());
   }
   log_line("handed %zu listeners to pid %d; no new connections here, draining for up to %lld ms",
            count, static_cast<int>(*ready),
@@ -130,7 +131,7 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   UniqueFd signal_fd(::signalfd(-1, &signals, SFD_CLOEXEC));
   if (!signal_fd) {
-    log_line("signalfd: %s", std::strerror(errno));
+    log_error("signalfd: %s", std::strerror(errno));
     return 1;
   }
 
@@ -140,7 +141,7 @@ int main(int argc, char** argv) {
   if (takeover) {
     auto received = receive_listeners(takeover.get(), kHandoverPatience);
     if (!received) {
-      log_line("%s", received.error().message().c_str());
+      log_error("%s", received.error().message().c_str());
       return 1;
     }
     inherited = std::move(received).value();
