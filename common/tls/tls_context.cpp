@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include "common/log.h"
+#include "common/tls/openssl_error.h"
 
 namespace cloudlink::tls {
 namespace {
@@ -11,14 +12,7 @@ namespace {
 // A configuration error: the message says it all (no errno text after it).
 Error tls_error(std::string message) { return Error(std::error_code(), std::move(message)); }
 
-std::string openssl_error() {
-  unsigned long code = ERR_get_error();
-  ERR_clear_error();
-  if (code == 0) return "unknown OpenSSL error";
-  char text[256];
-  ERR_error_string_n(code, text, sizeof text);
-  return text;
-}
+std::string openssl_error() { return openssl_error_text("unknown OpenSSL error"); }
 
 // "mtime.nsec:size" of both files; "" when either cannot be stat'ed.
 std::string file_stamp(const std::string& cert_file, const std::string& key_file) {

@@ -14,6 +14,7 @@
 #include <memory>
 
 #include "common/proxy_v2.h"
+#include "common/tls/openssl_error.h"
 #include "common/unique_fd.h"
 
 namespace cloudlink::control::probe {
@@ -29,14 +30,7 @@ struct X509Free {
   void operator()(X509* x) const { X509_free(x); }
 };
 
-std::string ssl_reason() {
-  unsigned long code = ERR_get_error();
-  ERR_clear_error();
-  if (code == 0) return "the connection ended during the handshake";
-  char text[256];
-  ERR_error_string_n(code, text, sizeof text);
-  return text;
-}
+std::string ssl_reason() { return openssl_error_text("the connection ended during the handshake"); }
 
 Result<UniqueFd> connect_within(const SocketAddress& target, std::chrono::milliseconds timeout) {
   UniqueFd fd(::socket(target.family(), SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));

@@ -6,6 +6,8 @@
 
 #include <cerrno>
 
+#include "common/tls/openssl_error.h"
+
 namespace cloudlink::home {
 namespace {
 
@@ -26,14 +28,7 @@ bool unexpected_eof(int ssl_error) {
   return ssl_error == SSL_ERROR_SSL && ERR_GET_REASON(code) == SSL_R_UNEXPECTED_EOF_WHILE_READING;
 }
 
-std::string ssl_error_text() {
-  const unsigned long code = ERR_get_error();
-  ERR_clear_error();
-  if (code == 0) return "the connection ended";
-  char text[256];
-  ERR_error_string_n(code, text, sizeof text);
-  return text;
-}
+std::string ssl_error_text() { return openssl_error_text("the connection ended"); }
 
 }  // namespace
 
