@@ -86,6 +86,29 @@ def root_owned_bin_dir(owner):
     raise unittest.SkipTest("no root-owned, non-writable directory for the key command")
 
 
+def run_sshd(owner, work, host_key, drop_in, config_name="sshd_config", process_name="sshd"):
+    """sshd on a free loopback port for the cloudlink user, with drop_in after the test's base
+    settings, checked with `sshd -t` first; (its Process, its port) once it listens. The names
+    may hold {port}."""
+    port = harness.free_port()
+    config = os.path.join(work, config_name.format(port=port))
+    with open(config, "w") as f:
+        f.write(f"Port {port}\nListenAddress 127.0.0.1\nHostKey {host_key}\n"
+                "PidFile none\nUsePAM no\nStrictModes yes\nLogLevel VERBOSE\n"
+                "PasswordAuthentication no\nKbdInteractiveAuthentication no\n"
+                "AuthorizedKeysFile none\nAllowUsers cloudlink\n\n")
+        f.write(drop_in)
+    os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # privilege separation directory
+    check = subprocess.run([SSHD, "-t", "-f", config], capture_output=True, text=True,
+                           timeout=WAIT)
+    if check.returncode != 0:
+        raise AssertionError(f"sshd -t refused the config: {check.stderr}")
+    sshd = harness.Process(owner, [SSHD, "-D", "-e", "-f", config],
+                           process_name.format(port=port), work)
+    harness.wait_for_listen(port, sshd)
+    return sshd, port
+
+
 def pick_port_base(width=30):
     """The first of `width` free ports in 20000-31000 (below the ephemeral range)."""
     busy = harness.listening_ports()
@@ -167,22 +190,8 @@ class SshdFixture:
         for old, new in edits:
             assert old in drop_in, f"{DROP_IN} no longer has {old!r}"
             drop_in = drop_in.replace(old, new)
-        port = harness.free_port()
-        config = os.path.join(self.work, f"sshd_config.{port}")
-        with open(config, "w") as f:
-            f.write(f"Port {port}\nListenAddress 127.0.0.1\nHostKey {host_key}\n"
-                    "PidFile none\nUsePAM no\nStrictModes yes\nLogLevel VERBOSE\n"
-                    "PasswordAuthentication no\nKbdInteractiveAuthentication no\n"
-                    "AuthorizedKeysFile none\nAllowUsers cloudlink\n\n")
-            f.write(drop_in)
-        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # privilege separation directory
-        check = subprocess.run([SSHD, "-t", "-f", config], capture_output=True, text=True,
-                               timeout=WAIT)
-        if check.returncode != 0:
-            raise AssertionError(f"sshd -t refused the config: {check.stderr}")
-        sshd = harness.Process(self.owner, [SSHD, "-D", "-e", "-f", config], f"sshd-{port}",
-                               self.work)
-        harness.wait_for_listen(port, sshd)
+        sshd, port = run_sshd(self.owner, self.work, host_key, drop_in,
+                              config_name="sshd_config.{port}", process_name="sshd-{port}")
         sshd.port = port
         if self.sshd is None:
             self.sshd, self.ssh_port = sshd, port

@@ -112,21 +112,7 @@ class SshdTunnelTest(unittest.TestCase):
             assert installed in drop_in, f"{DROP_IN} no longer has {installed!r}"
         drop_in = drop_in.replace(INSTALLED_BINARY, cls.control)
         drop_in = drop_in.replace(INSTALLED_DATA, f"--data {cls.data}")
-        cls.ssh_port = harness.free_port()
-        config = os.path.join(cls.work, "sshd_config")
-        with open(config, "w") as f:
-            f.write(f"Port {cls.ssh_port}\nListenAddress 127.0.0.1\nHostKey {host_key}\n"
-                    "PidFile none\nUsePAM no\nStrictModes yes\nLogLevel VERBOSE\n"
-                    "PasswordAuthentication no\nKbdInteractiveAuthentication no\n"
-                    "AuthorizedKeysFile none\nAllowUsers cloudlink\n\n")
-            f.write(drop_in)
-        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # privilege separation directory
-        check = subprocess.run([SSHD, "-t", "-f", config], capture_output=True, text=True,
-                               timeout=WAIT)
-        if check.returncode != 0:
-            raise AssertionError(f"sshd -t refused the config: {check.stderr}")
-        cls.sshd = harness.Process(cls, [SSHD, "-D", "-e", "-f", config], "sshd", cls.work)
-        harness.wait_for_listen(cls.ssh_port, cls.sshd)
+        cls.sshd, cls.ssh_port = sshd_fixture.run_sshd(cls, cls.work, host_key, drop_in)
 
     def ssh_argv(self, key, *extra):
         return ["ssh", "-F", "/dev/null", "-i", key, "-o", "IdentitiesOnly=yes",
